@@ -1,0 +1,207 @@
+// Package builder is the only code that speaks the BuildKit gateway: it
+// reads the Nixfile through dockerui, runs the two phases of the conversion
+// with one solve between them, and returns the image for every platform.
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/nixfile/nixfile/frontend/nixfile"
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DefaultFilename is the Nixfile read when no filename option is given.
+const DefaultFilename = "Nixfile"
+
+// Build is the frontend's BuildFunc.
+func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
+	c = withDefaultFilename{c}
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, err
+	}
+	src, err := bc.ReadEntrypoint(ctx, "Nixfile")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = withNixfileSource(err, src.SourceMap) }()
+
+	f, err := nixfile.Parse(src.Data)
+	if err != nil {
+		return nil, err
+	}
+	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc)); err != nil || ok {
+		return res, err
+	}
+
+	epoch, err := sourceDateEpoch(bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	mainContext, err := bc.MainContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
+		if platform == nil && len(bc.BuildPlatforms) > 0 {
+			platform = &bc.BuildPlatforms[0]
+		}
+		opt := nixfile2llb.ConvertOpt{
+			BuildArgs:      maps.Clone(bc.BuildArgs),
+			TargetPlatform: platform,
+			SourceMap:      src.SourceMap,
+			Context:        mainContext,
+			NixImage:       nixImageResolver(bc, c),
+			Epoch:          epoch,
+		}
+		plan, err := nixfile2llb.NewPlan(ctx, f, opt)
+		if err != nil {
+			return nil, err
+		}
+		var closure *nixllb.Closure
+		if plan.Stage != nil {
+			if closure, err = readClosure(ctx, c, bc, plan.Stage.Meta); err != nil {
+				return nil, err
+			}
+		}
+		out, err := plan.Assemble(closure)
+		if err != nil {
+			return nil, err
+		}
+		ref, err := solve(ctx, c, bc, out.State)
+		if err != nil {
+			return nil, err
+		}
+		return &dockerui.BuildResult{Reference: ref, Image: out.Image, Epoch: &out.Epoch}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rb.Finalize()
+}
+
+func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State) (client.Reference, error) {
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling LLB: %w", err)
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
+}
+
+// readClosure runs the nix stage and reads back what it reported.
+func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta llb.State) (*nixllb.Closure, error) {
+	ref, err := solve(ctx, c, bc, meta)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, name := range []string{nixllb.MetaRoots, nixllb.MetaClosure, nixllb.MetaBins, nixllb.MetaPathInfo} {
+		dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: name})
+		if err != nil {
+			return nil, fmt.Errorf("reading the nix stage's %s: %w", name, err)
+		}
+		files[name] = dt
+	}
+	return nixllb.ParseClosure(files[nixllb.MetaRoots], files[nixllb.MetaClosure], files[nixllb.MetaBins], files[nixllb.MetaPathInfo])
+}
+
+// nixImageResolver loads the nix image: a named context of its name (with
+// or without the tag) if the build has one, else the image itself, resolved
+// with its config so that its PATH and other env apply.
+func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (llb.State, error) {
+	return func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, error) {
+		names := []string{ref}
+		if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+			names = append(names, reference.FamiliarName(named))
+		} else {
+			return llb.State{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
+		}
+		for _, name := range names {
+			nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
+			if err != nil {
+				return llb.State{}, err
+			}
+			if nc != nil {
+				st, _, err := nc.Load(ctx)
+				if err != nil {
+					return llb.State{}, err
+				}
+				if st != nil {
+					return *st, nil
+				}
+			}
+		}
+		return llb.Image(ref, llb.Platform(p), llb.WithMetaResolver(c), bc.ImageResolveMode,
+			llb.WithCustomName("[internal] load nix image "+ref)), nil
+	}
+}
+
+func sourceDateEpoch(args map[string]string) (*time.Time, error) {
+	v, ok := args["SOURCE_DATE_EPOCH"]
+	if !ok || v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: give seconds since 1970", v)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}
+
+// withDefaultFilename reads Nixfile, not Dockerfile, when no filename is set.
+type withDefaultFilename struct{ client.Client }
+
+func (c withDefaultFilename) BuildOpts() client.BuildOpts {
+	o := c.Client.BuildOpts()
+	if o.Opts["filename"] == "" {
+		o.Opts = maps.Clone(o.Opts)
+		if o.Opts == nil {
+			o.Opts = map[string]string{}
+		}
+		o.Opts["filename"] = DefaultFilename
+	}
+	return o
+}
+
+// withNixfileSource attaches the Nixfile lines of a LocationError, so that
+// BuildKit shows the line with the message.
+func withNixfileSource(err error, sm *llb.SourceMap) error {
+	if err == nil || sm == nil {
+		return err
+	}
+	var le *nixfile.LocationError
+	if !errors.As(err, &le) || len(errdefs.Sources(err)) > 0 {
+		return err
+	}
+	return errdefs.WithSource(err, &errdefs.Source{
+		Info: &pb.SourceInfo{
+			Data:       sm.Data,
+			Filename:   sm.Filename,
+			Language:   sm.Language,
+			Definition: sm.Definition.ToPB(),
+		},
+		Ranges: []*pb.Range{{
+			Start: &pb.Position{Line: int32(le.Range.Start.Line), Character: int32(le.Range.Start.Character)},
+			End:   &pb.Position{Line: int32(le.Range.End.Line), Character: int32(le.Range.End.Character)},
+		}},
+	})
+}

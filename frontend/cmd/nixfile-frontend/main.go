@@ -1,0 +1,28 @@
+// Command nixfile-frontend is the nixfile BuildKit frontend.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/moby/buildkit/frontend/gateway/grpcclient"
+	"github.com/moby/buildkit/util/appcontext"
+	"github.com/nixfile/nixfile/frontend/builder"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("nixfile-frontend", version)
+		return
+	}
+	if err := grpcclient.RunFromEnvironment(appcontext.Context(), builder.Build); err != nil {
+		fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,149 @@
+// Package nixfile parses a Nixfile into a typed syntax tree that keeps the
+// lines each instruction came from. It uses only the standard library, so it
+// is fast to test and to fuzz; expanding build args is the converter's job.
+package nixfile
+
+// Position is a place in the Nixfile: Line is 1-based, Character 0-based.
+type Position struct {
+	Line      int
+	Character int
+}
+
+// Range is the span of an instruction, across continued lines.
+type Range struct {
+	Start Position
+	End   Position
+}
+
+// File is a parsed Nixfile.
+type File struct {
+	// Syntax is the frontend image named by a leading "# syntax=" line.
+	Syntax       string
+	SyntaxRange  *Range
+	Instructions []Instruction
+}
+
+// Instruction is one logical line of a Nixfile.
+type Instruction interface {
+	base() *Base
+}
+
+// Base holds what every instruction has.
+type Base struct {
+	Keyword  string // upper case
+	Original string // the logical line, continuations joined
+	Range    Range
+}
+
+func (b *Base) base() *Base { return b }
+
+// Location returns where an instruction is in the Nixfile.
+func Location(in Instruction) Range { return in.base().Range }
+
+// KeywordOf returns an instruction's keyword, upper case.
+func KeywordOf(in Instruction) string { return in.base().Keyword }
+
+// Words below are raw: quotes, backslashes and $VARIABLES are still in them.
+
+// Arg is ARG NAME[=default].
+type Arg struct {
+	Base
+	Name    string
+	Default *string
+}
+
+// Nixpkgs is NIXPKGS <source>: the package set PACKAGES reads.
+type Nixpkgs struct {
+	Base
+	Source string
+}
+
+// Packages is PACKAGES attr...: attribute paths in the package set.
+type Packages struct {
+	Base
+	Attrs []string
+}
+
+// Flake is FLAKE ref#output...
+type Flake struct {
+	Base
+	Refs []string
+}
+
+// Build is BUILD file.nix [attr...].
+type Build struct {
+	Base
+	File  string
+	Attrs []string
+}
+
+// Copy is COPY [--chmod=] [--chown=] src... dest.
+type Copy struct {
+	Base
+	Chmod   string
+	Chown   string
+	Sources []string
+	Dest    string
+}
+
+// KeyValue is one KEY=VALUE of ENV or LABEL.
+type KeyValue struct {
+	Key   string
+	Value string
+}
+
+// Env is ENV KEY=VALUE...
+type Env struct {
+	Base
+	Vars []KeyValue
+}
+
+// Label is LABEL KEY=VALUE...
+type Label struct {
+	Base
+	Labels []KeyValue
+}
+
+// Entrypoint is ENTRYPOINT ["exec", "form"] or plain words.
+type Entrypoint struct {
+	Base
+	Args []string
+	JSON bool // the args were a JSON array: taken literally, never expanded
+}
+
+// Cmd is CMD ["exec", "form"] or plain words.
+type Cmd struct {
+	Base
+	Args []string
+	JSON bool
+}
+
+// Workdir is WORKDIR /path.
+type Workdir struct {
+	Base
+	Path string
+}
+
+// User is USER name[:group] or uid[:gid].
+type User struct {
+	Base
+	User string
+}
+
+// Expose is EXPOSE port[/proto]...
+type Expose struct {
+	Base
+	Ports []string
+}
+
+// Volume is VOLUME /path... or a JSON array.
+type Volume struct {
+	Base
+	Paths []string
+}
+
+// StopSignal is STOPSIGNAL signal.
+type StopSignal struct {
+	Base
+	Signal string
+}

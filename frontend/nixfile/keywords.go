@@ -1,0 +1,83 @@
+package nixfile
+
+import (
+	"sort"
+	"strings"
+)
+
+type keywordSpec struct {
+	usage string
+	flags []string
+}
+
+var keywords = map[string]keywordSpec{
+	"ARG":        {usage: "ARG NAME[=default]"},
+	"NIXPKGS":    {usage: "NIXPKGS <flake ref | ./dir | https://...tar.gz [sha256:...] | <nixpkgs>>"},
+	"PACKAGES":   {usage: "PACKAGES attr..."},
+	"FLAKE":      {usage: "FLAKE ref#output..."},
+	"BUILD":      {usage: "BUILD file.nix [attr...]"},
+	"COPY":       {usage: "COPY [--chmod=MODE] [--chown=USER[:GROUP]] src... dest", flags: []string{"chmod", "chown"}},
+	"ENV":        {usage: "ENV KEY=VALUE..."},
+	"LABEL":      {usage: "LABEL KEY=VALUE..."},
+	"ENTRYPOINT": {usage: `ENTRYPOINT ["executable", "arg"...] or ENTRYPOINT executable arg...`},
+	"CMD":        {usage: `CMD ["arg"...] or CMD arg...`},
+	"WORKDIR":    {usage: "WORKDIR /path"},
+	"USER":       {usage: "USER name[:group] or uid[:gid]"},
+	"EXPOSE":     {usage: "EXPOSE port[/tcp|/udp]..."},
+	"VOLUME":     {usage: "VOLUME /path... or VOLUME [\"/path\"...]"},
+	"STOPSIGNAL": {usage: "STOPSIGNAL SIGTERM"},
+}
+
+// Keywords lists every instruction keyword, sorted.
+func Keywords() []string {
+	out := make([]string, 0, len(keywords))
+	for k := range keywords {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// aliases are words users carry over from elsewhere, with what we call them.
+var aliases = map[string]string{
+	"PACKAGE": "PACKAGES",
+	"PKGS":    "PACKAGES",
+	"NIXPKG":  "NIXPKGS",
+	"FROM":    "NIXPKGS",
+	"ADD":     "COPY",
+	"RUN":     "BUILD",
+}
+
+// suggest returns the keyword closest to an unknown word, or "".
+func suggest(word string) string {
+	if a, ok := aliases[strings.ToUpper(word)]; ok {
+		return a
+	}
+	best, bestDist := "", 3
+	for _, k := range Keywords() {
+		if d := editDistance(strings.ToUpper(word), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,227 @@
+// Package nixfile2llb converts a parsed Nixfile to LLB and an image config.
+//
+// The image's shape depends on the closure, known only after nix has run, so
+// conversion has two pure phases with one solve between them, which the
+// builder owns: Plan gives the nix stage; Assemble takes the closure the
+// stage reported and gives the final state and image config.
+package nixfile2llb
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/nixfile/nixfile/frontend/nixfile"
+	nixllb "github.com/nixfile/nixfile/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ConvertOpt is what a conversion depends on besides the Nixfile. The zero
+// value works: linux/amd64, no build args, the default nix image, a local
+// context named "context".
+type ConvertOpt struct {
+	BuildArgs map[string]string
+	// TargetPlatform is the image's platform; nil is linux/amd64.
+	TargetPlatform *ocispecs.Platform
+	// SourceMap marks ops with their Nixfile lines; nil in unit tests.
+	SourceMap *llb.SourceMap
+	// Context is the build context; nil is llb.Local("context").
+	Context *llb.State
+	// NixImage returns the state for a nix image reference, resolved with
+	// its config. nil uses llb.Image without a resolver (unit tests).
+	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, error)
+	// Epoch is SOURCE_DATE_EPOCH, if given.
+	Epoch *time.Time
+}
+
+// NixImageArg is the build arg that overrides the nix image.
+const NixImageArg = "NIX_IMAGE"
+
+func (o ConvertOpt) platform() ocispecs.Platform {
+	if o.TargetPlatform != nil {
+		return platforms.Normalize(*o.TargetPlatform)
+	}
+	return ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+}
+
+// Plan is the first phase: the nix stage that builds the installables.
+type Plan struct {
+	file     *nixfile.File
+	opt      ConvertOpt
+	resolved *resolved
+	system   string
+	context  llb.State
+	// NixImage is the nix image reference the stage runs on.
+	NixImage string
+	// Stage is the nix stage; nil when the Nixfile builds nothing.
+	Stage *nixllb.Stage
+}
+
+// NewPlan expands the Nixfile and builds the nix stage's LLB.
+func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error) {
+	p := opt.platform()
+	system, err := nixllb.System(p)
+	if err != nil {
+		return nil, err
+	}
+	r, err := resolve(f, opt, "")
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{file: f, opt: opt, resolved: r, system: system, NixImage: nixllb.DefaultImage}
+	if v := opt.BuildArgs[NixImageArg]; v != "" {
+		plan.NixImage = v
+	}
+	if opt.Context != nil {
+		plan.context = *opt.Context
+	} else {
+		plan.context = llb.Local("context", llb.SharedKeyHint("context"), llb.WithCustomName("[internal] load build context"))
+	}
+	if len(r.groups) == 0 {
+		return plan, nil
+	}
+	var img llb.State
+	if opt.NixImage != nil {
+		img, err = opt.NixImage(ctx, plan.NixImage, p)
+		if err != nil {
+			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
+		}
+	} else {
+		img = llb.Image(plan.NixImage, llb.Platform(p))
+	}
+	spec := nixllb.StageSpec{Image: img, System: system, PackageSet: r.packageSet}
+	if needsContext(r) {
+		spec.Context = &plan.context
+	}
+	var all []*pb.Range
+	if r.packageSetLine != nil {
+		spec.PackageSetOpts = plan.marks(*r.packageSetLine)
+		all = append(all, pbRange(*r.packageSetLine))
+	}
+	for _, g := range r.groups {
+		spec.Groups = append(spec.Groups, nixllb.StageGroup{Group: g.Group, Opts: plan.marks(g.rng)})
+		all = append(all, pbRange(g.rng))
+	}
+	if opt.SourceMap != nil {
+		spec.BuildOpts = []llb.ConstraintsOpt{opt.SourceMap.Location(all)}
+	}
+	st := nixllb.NewStage(spec)
+	plan.Stage = &st
+	return plan, nil
+}
+
+// needsContext reports whether the nix stage reads the build context.
+func needsContext(r *resolved) bool {
+	if r.packageSet != nil && (r.packageSet.Kind == nixllb.ContextDir ||
+		strings.HasPrefix(r.packageSet.Ref, "path:"+nixllb.ContextMount)) {
+		return true
+	}
+	for _, g := range r.groups {
+		for _, in := range g.Installables {
+			if in.Kind == nixllb.File || strings.HasPrefix(in.Flake, "path:"+nixllb.ContextMount) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Plan) marks(r nixfile.Range) []llb.ConstraintsOpt {
+	if p.opt.SourceMap == nil {
+		return nil
+	}
+	return []llb.ConstraintsOpt{p.opt.SourceMap.Location([]*pb.Range{pbRange(r)})}
+}
+
+func pbRange(r nixfile.Range) *pb.Range {
+	return &pb.Range{
+		Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+		End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+	}
+}
+
+// Result is the image: its filesystem and its config.
+type Result struct {
+	State llb.State
+	Image *dockerspec.DockerOCIImage
+	// Epoch is the time stamped on the image: SOURCE_DATE_EPOCH, or the
+	// Unix epoch, never the wall clock.
+	Epoch time.Time
+}
+
+// Assemble is the second phase: exactly the closure on scratch, the
+// Nixfile's COPYs on top, and the image config. closure is nil when the
+// plan has no nix stage.
+func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
+	if p.Stage != nil && closure == nil {
+		return nil, fmt.Errorf("internal error: the nix stage ran but no closure was given")
+	}
+	basePath := imagePath(closure)
+	r, err := resolve(p.file, p.opt, basePath)
+	if err != nil {
+		return nil, err
+	}
+	epoch := time.Unix(0, 0).UTC()
+	if p.opt.Epoch != nil {
+		epoch = p.opt.Epoch.UTC()
+	}
+
+	st := llb.Scratch()
+	if closure != nil {
+		st = nixllb.CopyClosure(p.Stage.Root, closure, nixllb.CopyOpts{})
+	}
+	for _, c := range r.copies {
+		st = p.copyFromContext(st, c, epoch)
+	}
+	img := imageFor(p.opt.platform(), r.config, basePath, p.opt.Epoch)
+	return &Result{State: st, Image: img, Epoch: epoch}, nil
+}
+
+func (p *Plan) copyFromContext(st llb.State, c copyOp, epoch time.Time) llb.State {
+	dest := c.dest
+	if !strings.HasPrefix(dest, "/") {
+		dest = "/" + dest
+	}
+	var action *llb.FileAction
+	for _, src := range c.sources {
+		info := &llb.CopyInfo{
+			CreateDestPath:      true,
+			AllowWildcard:       true,
+			AllowEmptyWildcard:  false,
+			CopyDirContentsOnly: true,
+			FollowSymlinks:      true,
+			CreatedTime:         &epoch,
+		}
+		if c.mode != nil {
+			info.Mode = &llb.ChmodOpt{Mode: osFileMode(*c.mode)}
+		}
+		if c.chown != nil {
+			info.ChownOpt = &llb.ChownOpt{User: userOpt(c.chown.user)}
+			if c.chown.group != "" {
+				info.ChownOpt.Group = userOpt(c.chown.group)
+			}
+		} else {
+			info.ChownOpt = &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
+		}
+		d := dest
+		if len(c.sources) > 1 && !strings.HasSuffix(d, "/") {
+			d += "/"
+		}
+		if action == nil {
+			action = llb.Copy(p.context, "/"+src, d, info)
+		} else {
+			action = action.Copy(p.context, "/"+src, d, info)
+		}
+	}
+	opts := []llb.ConstraintsOpt{llb.WithCustomName(c.text)}
+	opts = append(opts, p.marks(c.rng)...)
+	return st.File(action, opts...)
+}
+
+// DefaultNixImage is the nix image used without a NIX_IMAGE build arg.
+func DefaultNixImage() string { return nixllb.DefaultImage }

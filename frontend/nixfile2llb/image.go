@@ -1,0 +1,134 @@
+package nixfile2llb
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client/llb"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	nixllb "github.com/nixfile/nixfile/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// defaultPath follows the requested packages' bin directories, so that the
+// /bin and /usr/bin an image may have still resolve.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// imagePath is the PATH an image starts with: the requested packages' bin
+// directories, by package name, then the usual directories.
+func imagePath(c *nixllb.Closure) string {
+	if c == nil || len(c.Bins) == 0 {
+		return defaultPath
+	}
+	dirs := make([]string, 0, len(c.Bins)+1)
+	for _, b := range c.Bins {
+		dirs = append(dirs, b+"/bin")
+	}
+	return strings.Join(append(dirs, defaultPath), ":")
+}
+
+// imageFor makes the image config in Go, never from a file of the build. The
+// config's Created is SOURCE_DATE_EPOCH or absent (the exporter then stamps
+// the epoch the builder passes, never the wall clock).
+func imageFor(p ocispecs.Platform, c imageConfig, basePath string, epoch *time.Time) *dockerspec.DockerOCIImage {
+	img := &dockerspec.DockerOCIImage{}
+	img.Platform = p
+	img.RootFS.Type = "layers"
+	if epoch != nil {
+		t := epoch.UTC()
+		img.Created = &t
+	}
+	env := []string{"PATH=" + basePath}
+	for _, kv := range c.env {
+		env = setEnv(env, kv.Key, kv.Value)
+	}
+	img.Config.Env = env
+	if c.hasEntry {
+		img.Config.Entrypoint = nonNil(c.entrypoint)
+	}
+	if c.hasCmd {
+		img.Config.Cmd = nonNil(c.cmd)
+	}
+	img.Config.WorkingDir = c.workdir
+	img.Config.User = c.user
+	img.Config.StopSignal = c.stopSignal
+	if len(c.ports) > 0 {
+		img.Config.ExposedPorts = map[string]struct{}{}
+		for _, port := range c.ports {
+			img.Config.ExposedPorts[port] = struct{}{}
+		}
+	}
+	if len(c.volumes) > 0 {
+		img.Config.Volumes = map[string]struct{}{}
+		for _, v := range c.volumes {
+			img.Config.Volumes[v] = struct{}{}
+		}
+	}
+	if len(c.labels) > 0 {
+		img.Config.Labels = map[string]string{}
+		for _, kv := range c.labels {
+			img.Config.Labels[kv.Key] = kv.Value
+		}
+	}
+	return img
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// setEnv sets k in a KEY=VALUE list, keeping its place if already there.
+func setEnv(env []string, k, v string) []string {
+	for i, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// automaticArgs are the values an ARG of these names gets without a
+// default or a --build-arg, as in a Dockerfile, plus NIX_SYSTEM.
+func automaticArgs(p ocispecs.Platform) map[string]string {
+	args := map[string]string{
+		"TARGETPLATFORM": p.OS + "/" + p.Architecture,
+		"TARGETOS":       p.OS,
+		"TARGETARCH":     p.Architecture,
+		"TARGETVARIANT":  p.Variant,
+	}
+	if p.Variant != "" {
+		args["TARGETPLATFORM"] += "/" + p.Variant
+	}
+	if s, err := nixllb.System(p); err == nil {
+		args["NIX_SYSTEM"] = s
+	}
+	return args
+}
+
+func osFileMode(m int) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
+}
+
+// userOpt is a uid when numeric, else a name looked up in the image.
+func userOpt(s string) *llb.UserOpt {
+	if id, err := strconv.Atoi(s); err == nil && id >= 0 {
+		return &llb.UserOpt{UID: id}
+	}
+	return &llb.UserOpt{Name: s}
+}

@@ -1,0 +1,442 @@
+package nixfile2llb
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/nixfile/nixfile/frontend/nixfile"
+	nixllb "github.com/nixfile/nixfile/llb"
+)
+
+// resolved is a Nixfile with its build args expanded and every value
+// checked: what both phases of the conversion read.
+type resolved struct {
+	packageSet     *nixllb.PackageSet
+	packageSetLine *nixfile.Range
+	groups         []group
+	copies         []copyOp
+	config         imageConfig
+	// usedArgs are the build args the Nixfile declared.
+	usedArgs map[string]bool
+}
+
+type group struct {
+	nixllb.Group
+	rng nixfile.Range
+}
+
+type copyOp struct {
+	sources []string
+	dest    string
+	mode    *int
+	chown   *chown
+	rng     nixfile.Range
+	text    string
+}
+
+type chown struct {
+	user, group string
+}
+
+// imageConfig is the image config a Nixfile asks for, in Nixfile order.
+type imageConfig struct {
+	env        []nixfile.KeyValue
+	entrypoint []string
+	cmd        []string
+	hasEntry   bool
+	hasCmd     bool
+	workdir    string
+	user       string
+	ports      []string
+	labels     []nixfile.KeyValue
+	volumes    []string
+	stopSignal string
+}
+
+// env is the variables in scope at a line: declared build args and ENV.
+type env struct {
+	vars map[string]string
+	keys []string
+}
+
+func (e *env) Get(k string) (string, bool) { v, ok := e.vars[k]; return v, ok }
+func (e *env) Keys() []string              { return e.keys }
+func (e *env) set(k, v string) {
+	if _, ok := e.vars[k]; !ok {
+		e.keys = append(e.keys, k)
+	}
+	e.vars[k] = v
+}
+
+// resolve expands a Nixfile for the given build args. basePath is the PATH
+// the image starts with, for ENV PATH=...:$PATH.
+func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
+	r := &resolved{usedArgs: map[string]bool{}}
+	vars := &env{vars: map[string]string{}}
+	auto := automaticArgs(opt.platform())
+	lex := shell.NewLex('\\')
+	word := func(in nixfile.Instruction, w string) (string, error) {
+		out, _, err := lex.ProcessWord(w, vars)
+		if err != nil {
+			return "", nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
+		}
+		return out, nil
+	}
+	words := func(in nixfile.Instruction, ws []string) ([]string, error) {
+		var out []string
+		for _, w := range ws {
+			parts, err := lex.ProcessWords(w, vars)
+			if err != nil {
+				return nil, nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
+			}
+			out = append(out, parts...)
+		}
+		return out, nil
+	}
+	// $PATH means the PATH the image starts with, as a base image's ENV
+	// would in a Dockerfile.
+	vars.set("PATH", basePath)
+
+	for _, in := range f.Instructions {
+		errAt := func(format string, a ...any) error {
+			return nixfile.WithLocation(fmt.Errorf(nixfile.KeywordOf(in)+": "+format, a...), in)
+		}
+		rng := nixfile.Location(in)
+		switch in := in.(type) {
+		case *nixfile.Arg:
+			r.usedArgs[in.Name] = true
+			if v, ok := opt.BuildArgs[in.Name]; ok {
+				vars.set(in.Name, v)
+			} else if in.Default != nil {
+				v, err := word(in, *in.Default)
+				if err != nil {
+					return nil, err
+				}
+				vars.set(in.Name, v)
+			} else if v, ok := auto[in.Name]; ok {
+				vars.set(in.Name, v)
+			}
+		case *nixfile.Nixpkgs:
+			if r.packageSet != nil {
+				return nil, errAt("the package set is already given on line %d; a Nixfile has one NIXPKGS", r.packageSetLine.Start.Line)
+			}
+			ws, err := words(in, []string{in.Source})
+			if err != nil {
+				return nil, err
+			}
+			set, err := parsePackageSet(ws)
+			if err != nil {
+				return nil, errAt("%v", err)
+			}
+			r.packageSet, r.packageSetLine = set, &rng
+		case *nixfile.Packages:
+			ws, err := words(in, in.Attrs)
+			if err != nil {
+				return nil, err
+			}
+			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
+			for _, w := range ws {
+				p, err := nixllb.ParseAttrPath(w)
+				if err != nil {
+					return nil, errAt("%v", err)
+				}
+				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.Attr, Attr: p})
+			}
+			r.groups = append(r.groups, g)
+		case *nixfile.Flake:
+			ws, err := words(in, in.Refs)
+			if err != nil {
+				return nil, err
+			}
+			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
+			for _, w := range ws {
+				it, err := parseFlakeInstallable(w)
+				if err != nil {
+					return nil, errAt("%v", err)
+				}
+				g.Installables = append(g.Installables, it)
+			}
+			r.groups = append(r.groups, g)
+		case *nixfile.Build:
+			file, err := word(in, in.File)
+			if err != nil {
+				return nil, err
+			}
+			rel, err := contextRelative(file)
+			if err != nil {
+				return nil, errAt("%v", err)
+			}
+			attrs, err := words(in, in.Attrs)
+			if err != nil {
+				return nil, err
+			}
+			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
+			if len(attrs) == 0 {
+				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel})
+			}
+			for _, a := range attrs {
+				p, err := nixllb.ParseAttrPath(a)
+				if err != nil {
+					return nil, errAt("%v", err)
+				}
+				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel, Attr: p})
+			}
+			r.groups = append(r.groups, g)
+		case *nixfile.Copy:
+			c := copyOp{rng: rng, text: in.Original}
+			for _, s := range in.Sources {
+				v, err := word(in, s)
+				if err != nil {
+					return nil, err
+				}
+				rel, err := contextRelative(v)
+				if err != nil {
+					return nil, errAt("%v", err)
+				}
+				c.sources = append(c.sources, rel)
+			}
+			dest, err := word(in, in.Dest)
+			if err != nil {
+				return nil, err
+			}
+			c.dest = dest
+			if in.Chmod != "" {
+				m, err := strconv.ParseUint(in.Chmod, 8, 32)
+				if err != nil || m > 0o7777 {
+					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", in.Chmod)
+				}
+				mode := int(m)
+				c.mode = &mode
+			}
+			if in.Chown != "" {
+				v, err := word(in, in.Chown)
+				if err != nil {
+					return nil, err
+				}
+				u, g, _ := strings.Cut(v, ":")
+				if u == "" {
+					return nil, errAt("invalid --chown=%s: give USER[:GROUP]", in.Chown)
+				}
+				c.chown = &chown{user: u, group: g}
+			}
+			r.copies = append(r.copies, c)
+		case *nixfile.Env:
+			for _, kv := range in.Vars {
+				v, err := word(in, kv.Value)
+				if err != nil {
+					return nil, err
+				}
+				vars.set(kv.Key, v)
+				r.config.env = append(r.config.env, nixfile.KeyValue{Key: kv.Key, Value: v})
+			}
+		case *nixfile.Label:
+			for _, kv := range in.Labels {
+				k, err := word(in, kv.Key)
+				if err != nil {
+					return nil, err
+				}
+				v, err := word(in, kv.Value)
+				if err != nil {
+					return nil, err
+				}
+				r.config.labels = append(r.config.labels, nixfile.KeyValue{Key: k, Value: v})
+			}
+		case *nixfile.Entrypoint:
+			args := in.Args
+			if !in.JSON {
+				var err error
+				if args, err = words(in, in.Args); err != nil {
+					return nil, err
+				}
+			}
+			r.config.entrypoint, r.config.hasEntry = args, true
+		case *nixfile.Cmd:
+			args := in.Args
+			if !in.JSON {
+				var err error
+				if args, err = words(in, in.Args); err != nil {
+					return nil, err
+				}
+			}
+			r.config.cmd, r.config.hasCmd = args, true
+		case *nixfile.Workdir:
+			v, err := word(in, in.Path)
+			if err != nil {
+				return nil, err
+			}
+			if !path.IsAbs(v) {
+				v = path.Join("/", r.config.workdir, v)
+			}
+			r.config.workdir = path.Clean(v)
+		case *nixfile.User:
+			v, err := word(in, in.User)
+			if err != nil {
+				return nil, err
+			}
+			r.config.user = v
+		case *nixfile.Expose:
+			ports, err := words(in, in.Ports)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ports {
+				norm, err := normalizePort(p)
+				if err != nil {
+					return nil, errAt("%v", err)
+				}
+				r.config.ports = append(r.config.ports, norm)
+			}
+		case *nixfile.Volume:
+			ps := in.Paths
+			var err error
+			if ps, err = words(in, in.Paths); err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				if !path.IsAbs(p) {
+					return nil, errAt("volume %q must be an absolute path", p)
+				}
+				r.config.volumes = append(r.config.volumes, path.Clean(p))
+			}
+		case *nixfile.StopSignal:
+			v, err := word(in, in.Signal)
+			if err != nil {
+				return nil, err
+			}
+			if !signalRe.MatchString(v) {
+				return nil, errAt("invalid signal %q: give a name such as SIGTERM or a number", v)
+			}
+			r.config.stopSignal = v
+		}
+	}
+	return r, nil
+}
+
+var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|[0-9]+)$`)
+
+func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line) }
+
+var portRe = regexp.MustCompile(`^([0-9]{1,5})(-([0-9]{1,5}))?(/(tcp|udp|sctp))?$`)
+
+// normalizePort checks port[/proto] and returns it with the protocol.
+func normalizePort(p string) (string, error) {
+	m := portRe.FindStringSubmatch(strings.ToLower(p))
+	if m == nil {
+		return "", fmt.Errorf("invalid port %q: give PORT[/tcp|/udp|/sctp]", p)
+	}
+	for _, n := range []string{m[1], m[3]} {
+		if n == "" {
+			continue
+		}
+		if v, _ := strconv.Atoi(n); v < 1 || v > 65535 {
+			return "", fmt.Errorf("invalid port %q: out of range 1-65535", p)
+		}
+	}
+	if m[3] != "" {
+		return "", fmt.Errorf("invalid port %q: port ranges are not supported in image config", p)
+	}
+	proto := m[5]
+	if proto == "" {
+		proto = "tcp"
+	}
+	return m[1] + "/" + proto, nil
+}
+
+// contextRelative checks that p names something inside the build context.
+func contextRelative(p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("empty path")
+	}
+	if path.IsAbs(p) {
+		return "", fmt.Errorf("%s is an absolute path; give a path in the build context, such as ./%s", p, strings.TrimLeft(p, "/"))
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%s is outside the build context", p)
+	}
+	return c, nil
+}
+
+var urlRe = regexp.MustCompile(`^https?://`)
+var schemeRe = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+
+// parsePackageSet reads NIXPKGS's words.
+func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
+	if len(ws) == 0 || len(ws) > 2 {
+		return nil, fmt.Errorf("takes a source and, for a tarball URL, an optional sha256:HASH")
+	}
+	src := ws[0]
+	var sha string
+	if len(ws) == 2 {
+		h, ok := strings.CutPrefix(ws[1], "sha256:")
+		if !ok || h == "" {
+			return nil, fmt.Errorf("the second word must be sha256:HASH, not %q", ws[1])
+		}
+		sha = h
+	}
+	isTarball := urlRe.MatchString(src) && regexp.MustCompile(`\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`).MatchString(strings.SplitN(src, "?", 2)[0])
+	if sha != "" && !isTarball {
+		return nil, fmt.Errorf("sha256: is for tarball URLs only")
+	}
+	switch {
+	case strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">"):
+		name := strings.TrimSuffix(strings.TrimPrefix(src, "<"), ">")
+		if name == "" || strings.ContainsAny(name, " <>") {
+			return nil, fmt.Errorf("invalid NIX_PATH entry %s", src)
+		}
+		return &nixllb.PackageSet{Kind: nixllb.NixPath, Ref: name}, nil
+	case isTarball:
+		return &nixllb.PackageSet{Kind: nixllb.Tarball, Ref: src, SHA256: sha}, nil
+	case src == "." || strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../"):
+		rel, err := contextRelative(src)
+		if err != nil {
+			return nil, err
+		}
+		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
+	case strings.HasPrefix(src, "path:./") || src == "path:.":
+		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: nixllb.ContextFlakeRef(src)}, nil
+	case strings.HasPrefix(src, "/"):
+		return nil, fmt.Errorf("%s is an absolute path; give a directory of the build context (./dir), a flake reference or a URL", src)
+	case schemeRe.MatchString(src) || !strings.ContainsAny(src, "/"):
+		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: src}, nil
+	}
+	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV), ./dir or an https tarball URL", src)
+}
+
+// parseFlakeInstallable reads ref#output. A ref to the build context ("."
+// or "./dir") is made readable inside the nix stage.
+func parseFlakeInstallable(w string) (nixllb.Installable, error) {
+	ref, frag, _ := strings.Cut(w, "#")
+	if ref == "" {
+		return nixllb.Installable{}, fmt.Errorf("%q has no flake reference before #", w)
+	}
+	attr, err := nixllb.ParseAttrPath(frag)
+	if err != nil {
+		return nixllb.Installable{}, err
+	}
+	switch {
+	case ref == "." || strings.HasPrefix(ref, "./") || ref == "path:." || strings.HasPrefix(ref, "path:./"):
+		rel, err := contextRelative(strings.TrimPrefix(ref, "path:"))
+		if err != nil {
+			return nixllb.Installable{}, err
+		}
+		ref = nixllb.ContextFlakeRef(rel)
+	case strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "path:/"):
+		return nixllb.Installable{}, fmt.Errorf("%s is an absolute path; give a flake in the build context (.#out or ./dir#out) or a remote flake", ref)
+	case strings.HasPrefix(ref, ".."):
+		return nixllb.Installable{}, fmt.Errorf("%s is outside the build context", ref)
+	}
+	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
+}
+
+// sortedStrings returns a sorted copy.
+func sortedStrings(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,116 @@
+# A small package set shaped like nixpkgs, for nixfile's tests. Offline, nix can
+# only build self-contained derivations, so everything here is built by a static
+# busybox from ./blobs (put there by `hack/testbed up`, never committed) with
+# nix's sandbox off. Real nixpkgs goes through the same code path in the frontend.
+{ system ? builtins.currentSystem, ... }:
+let
+  blobs = builtins.path { path = ./blobs; name = "testpkgs-blobs"; };
+
+  # The bootstrap: busybox itself, built by the busybox binary in blobs (its
+  # argv[0] must end in "busybox", hence the directory).
+  busybox = derivation {
+    inherit system;
+    name = "busybox-1.35.0";
+    builder = "${blobs}/busybox";
+    args = [ "sh" "-c" ''
+      bb=${blobs}/busybox
+      $bb mkdir -p $out/bin
+      $bb cp $bb $out/bin/busybox
+      $bb chmod 0555 $out/bin/busybox
+      for a in $($bb --list); do
+        [ "$a" = busybox ] || $bb ln -s busybox $out/bin/$a
+      done
+    '' ];
+  };
+
+  # A tiny stdenv: a derivation built by a shell script, busybox on PATH.
+  mkDerivation = { name, script, outputs ? [ "out" ], ... }@attrs:
+    derivation ((removeAttrs attrs [ "script" ]) // {
+      inherit system name outputs;
+      builder = "${busybox}/bin/sh";
+      args = [ "-e" "-c" script ];
+      PATH = "${busybox}/bin";
+    });
+
+  writeScriptBin = name: text: mkDerivation {
+    inherit name;
+    passAsFile = [ "text" ];
+    inherit text;
+    script = ''
+      mkdir -p $out/bin
+      cp "$textPath" $out/bin/${name}
+      chmod 0555 $out/bin/${name}
+    '';
+  };
+
+  self = {
+    inherit busybox;
+
+    # The CA bundle, laid out like nixpkgs' cacert.
+    cacert = mkDerivation {
+      name = "nss-cacert-3.0";
+      script = ''
+        mkdir -p $out/etc/ssl/certs
+        cp ${blobs}/ca-bundle.crt $out/etc/ssl/certs/ca-bundle.crt
+      '';
+    };
+
+    # A runtime dependency edge: the script's shebang refers to busybox.
+    hello = writeScriptBin "hello" ''
+      #!${busybox}/bin/sh
+      echo "Hello, world!"
+    '';
+
+    # Depends on hello, which depends on busybox: a closure three deep.
+    greeter = writeScriptBin "greeter" ''
+      #!${busybox}/bin/sh
+      echo "greeter says: $(${self.hello}/bin/hello)"
+    '';
+
+    # Two outputs: dev refers to out, out refers to nothing.
+    libfoo = mkDerivation {
+      name = "libfoo-1.2";
+      outputs = [ "out" "dev" ];
+      script = ''
+        mkdir -p $out/lib $dev/include $dev/nix-support
+        echo "libfoo 1.2" > $out/lib/libfoo.txt
+        echo "#define FOO 1" > $dev/include/foo.h
+        echo "$out" > $dev/nix-support/propagated-libs
+      '';
+    };
+
+    # An output that is a single file, not a directory.
+    motd = mkDerivation {
+      name = "motd.txt";
+      script = ''echo "welcome to nixfile" > $out'';
+    };
+
+    # An odd but valid store path name, and a file whose name has spaces.
+    odd = mkDerivation {
+      name = "odd+name_v1.0-x?=y";
+      script = ''
+        mkdir -p "$out/share/with spaces"
+        echo "spaces ok" > "$out/share/with spaces/a file.txt"
+      '';
+    };
+
+    # A nested attribute path, like python3Packages.requests.
+    tools = {
+      greet = writeScriptBin "greet" ''
+        #!${busybox}/bin/sh
+        echo "greet: ''${1:-nobody}"
+      '';
+    };
+
+    # Fails to build with a known message.
+    broken = mkDerivation {
+      name = "broken-1.0";
+      script = ''
+        echo "building broken-1.0"
+        echo "error: broken-1.0 is meant to fail (testpkgs)" >&2
+        exit 3
+      '';
+    };
+  };
+in
+self

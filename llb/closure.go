@@ -1,0 +1,174 @@
+package nixllb
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// StoreDir is the only nix store the frontend copies from.
+const StoreDir = "/nix/store"
+
+// storePathRe is a store path: 32 characters of nix's base-32 alphabet (no e,
+// o, u, t), a dash and a name of the characters nix allows, never "." or "..".
+var storePathRe = regexp.MustCompile(`^/nix/store/[0-9abcdfghijklmnpqrsvwxyz]{32}-[a-zA-Z0-9+\-._?=]+$`)
+
+// ValidateStorePath reports whether p is a top-level store path, so that a
+// copy of it can never reach outside the store.
+func ValidateStorePath(p string) error {
+	if !storePathRe.MatchString(p) {
+		return fmt.Errorf("not a nix store path: %q", p)
+	}
+	name := p[len(StoreDir)+1+32+1:]
+	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("not a nix store path: %q", p)
+	}
+	return nil
+}
+
+// StorePathName is the name part of a store path, after the hash.
+func StorePathName(p string) string {
+	if len(p) > len(StoreDir)+34 {
+		return p[len(StoreDir)+34:]
+	}
+	return p
+}
+
+// PathInfo is what nix knows of one store path.
+type PathInfo struct {
+	Path       string
+	NarSize    int64
+	References []string
+}
+
+// Closure is what the nix stage reports.
+type Closure struct {
+	// Roots are the requested output paths, sorted.
+	Roots []string
+	// Paths is the runtime closure of Roots, sorted.
+	Paths []string
+	// Bins are the roots with a bin directory, sorted by package name.
+	Bins []string
+	// Info is keyed by store path; it may lack paths (older nix).
+	Info map[string]PathInfo
+}
+
+// ParseClosure reads the files of Stage.Meta. Every path is validated.
+func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
+	c := &Closure{Info: map[string]PathInfo{}}
+	var err error
+	if c.Roots, err = pathList(MetaRoots, roots); err != nil {
+		return nil, err
+	}
+	if c.Paths, err = pathList(MetaClosure, closure); err != nil {
+		return nil, err
+	}
+	if c.Bins, err = pathList(MetaBins, bins); err != nil {
+		return nil, err
+	}
+	if len(c.Roots) == 0 || len(c.Paths) == 0 {
+		return nil, fmt.Errorf("the nix stage reported an empty closure")
+	}
+	in := map[string]bool{}
+	for _, p := range c.Paths {
+		in[p] = true
+	}
+	for _, r := range c.Roots {
+		if !in[r] {
+			return nil, fmt.Errorf("the nix stage reported root %s outside its closure", r)
+		}
+	}
+	sort.SliceStable(c.Bins, func(i, j int) bool { return StorePathName(c.Bins[i]) < StorePathName(c.Bins[j]) })
+	infos, err := parsePathInfo(pathInfo)
+	if err != nil {
+		return nil, fmt.Errorf("reading nix path-info: %w", err)
+	}
+	for _, pi := range infos {
+		if !in[pi.Path] {
+			continue
+		}
+		refs := pi.References[:0:0]
+		for _, r := range pi.References {
+			if in[r] && r != pi.Path {
+				refs = append(refs, r)
+			}
+		}
+		sort.Strings(refs)
+		pi.References = refs
+		c.Info[pi.Path] = pi
+	}
+	return c, nil
+}
+
+// Size is the closure's size in bytes as nix reports it (0 when unknown).
+func (c *Closure) Size() int64 {
+	var n int64
+	for _, pi := range c.Info {
+		n += pi.NarSize
+	}
+	return n
+}
+
+func pathList(what string, data []byte) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || seen[line] {
+			continue
+		}
+		if err := ValidateStorePath(line); err != nil {
+			return nil, fmt.Errorf("the nix stage's %s list: %w", what, err)
+		}
+		seen[line] = true
+		out = append(out, line)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// parsePathInfo reads `nix path-info --json` in both of its formats: a list
+// of objects with "path" (nix < 2.19) and an object keyed by path (newer).
+func parsePathInfo(data []byte) ([]PathInfo, error) {
+	type entry struct {
+		Path       string   `json:"path"`
+		NarSize    int64    `json:"narSize"`
+		References []string `json:"references"`
+	}
+	data = []byte(strings.TrimSpace(string(data)))
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var out []PathInfo
+	if data[0] == '[' {
+		var list []entry
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, err
+		}
+		for _, e := range list {
+			out = append(out, PathInfo{Path: e.Path, NarSize: e.NarSize, References: e.References})
+		}
+		return out, nil
+	}
+	var byPath map[string]*entry
+	if err := json.Unmarshal(data, &byPath); err != nil {
+		return nil, err
+	}
+	for _, p := range sortedKeys(byPath) {
+		e := byPath[p]
+		if e == nil {
+			continue
+		}
+		refs := make([]string, 0, len(e.References))
+		for _, r := range e.References {
+			if !strings.HasPrefix(r, "/") {
+				r = StoreDir + "/" + r // newer nix may give base names
+			}
+			refs = append(refs, r)
+		}
+		out = append(out, PathInfo{Path: p, NarSize: e.NarSize, References: refs})
+	}
+	return out, nil
+}

@@ -1,0 +1,328 @@
+package nixllb
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The nix stage evaluates one generated expression (build.nix). Each group of
+// installables (one Nixfile line) is an attribute of it, so the stage can
+// evaluate a line on its own and fail with a message that names it; "all" is
+// every requested output, built in one nix invocation.
+
+// SourceKind says where a package set comes from.
+type SourceKind int
+
+const (
+	// NixPath is a <name> on the nix image's NIX_PATH, <nixpkgs> by default.
+	NixPath SourceKind = iota
+	// FlakeRef is a flake reference; its legacyPackages.<system> is the set.
+	FlakeRef
+	// ContextDir is a directory of the build context, imported with the system.
+	ContextDir
+	// Tarball is an https tarball URL, with an optional sha256.
+	Tarball
+)
+
+// PackageSet is what PACKAGES attribute paths are looked up in.
+type PackageSet struct {
+	Kind   SourceKind
+	Ref    string // NIX_PATH name, flake ref, context-relative dir or URL
+	SHA256 string // Tarball only, optional
+}
+
+// InstallableKind says what an Installable names.
+type InstallableKind int
+
+const (
+	// Attr is an attribute path in the package set.
+	Attr InstallableKind = iota
+	// FlakeOutput is an output of a flake.
+	FlakeOutput
+	// File is a .nix file of the build context, or attributes of it.
+	File
+)
+
+// Installable is one thing to build.
+type Installable struct {
+	Kind InstallableKind
+	// Attr is the attribute path: in the package set (Attr), the flake's
+	// fragment (FlakeOutput; empty means the default package), or in the
+	// file's value (File; empty means the whole value).
+	Attr []string
+	// Flake is the flake reference (FlakeOutput). A reference to the build
+	// context is made absolute by the caller (see ContextFlakeRef).
+	Flake string
+	// Path is the file, relative to the build context (File).
+	Path string
+}
+
+// String is the installable as a user wrote it, for progress lines.
+func (i Installable) String() string {
+	attr := FormatAttrPath(i.Attr)
+	switch i.Kind {
+	case FlakeOutput:
+		return strings.TrimPrefix(i.Flake, "path:"+ContextMount+"/") + "#" + attr
+	case File:
+		if attr == "" {
+			return i.Path
+		}
+		return i.Path + ":" + attr
+	}
+	return attr
+}
+
+// ContextMount is where the build context is mounted in the nix stage.
+const ContextMount = "/nixfile/context"
+
+// ContextFlakeRef turns a flake reference to the build context (".",
+// "./sub") into one nix can read inside the stage.
+func ContextFlakeRef(rel string) string {
+	rel = strings.TrimPrefix(strings.TrimPrefix(rel, "path:"), "./")
+	if rel == "." || rel == "" {
+		return "path:" + ContextMount
+	}
+	return "path:" + ContextMount + "/" + rel
+}
+
+// FormatAttrPath joins an attribute path, quoting names that need it.
+func FormatAttrPath(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		if isBareAttr(p) {
+			parts[i] = p
+		} else {
+			parts[i] = nixString(p)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func isBareAttr(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '\''):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ParseAttrPath splits "a.b.\"c.d\"" into [a b c.d].
+func ParseAttrPath(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var (
+		out   []string
+		cur   strings.Builder
+		inStr bool
+		quote bool // the current part was quoted
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inStr && c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
+			inStr = !inStr
+			quote = true
+		case !inStr && c == '.':
+			if cur.Len() == 0 && !quote {
+				return nil, fmt.Errorf("invalid attribute path %q: empty name", s)
+			}
+			out = append(out, cur.String())
+			cur.Reset()
+			quote = false
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if inStr {
+		return nil, fmt.Errorf("invalid attribute path %q: unterminated quote", s)
+	}
+	if cur.Len() == 0 && !quote {
+		return nil, fmt.Errorf("invalid attribute path %q: empty name", s)
+	}
+	return append(out, cur.String()), nil
+}
+
+// nixString quotes s as a Nix string literal.
+func nixString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func nixList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = nixString(s)
+	}
+	return "[ " + strings.Join(q, " ") + " ]"
+}
+
+// Group is the installables of one Nixfile line.
+type Group struct {
+	// Where names the group in error messages, e.g. "line 3".
+	Where        string
+	Installables []Installable
+}
+
+// Expr returns the generated build.nix for a package set and groups. It
+// is deterministic: the same input gives the same bytes.
+func Expr(system string, set *PackageSet, groups []Group) string {
+	var b strings.Builder
+	b.WriteString("# Generated by nixfile: the installables of a Nixfile, one attribute a line.\n")
+	b.WriteString("let\n")
+	fmt.Fprintf(&b, "  system = %s;\n", nixString(system))
+	fmt.Fprintf(&b, "  pkgs = %s;\n", packageSetExpr(set))
+	b.WriteString(exprHelpers)
+	b.WriteString("in rec {\n")
+	b.WriteString("  inherit pkgs;\n")
+	b.WriteString("  groups = {\n")
+	for i, g := range groups {
+		var items []string
+		for _, in := range g.Installables {
+			items = append(items, installableExpr(g.Where, in))
+		}
+		fmt.Fprintf(&b, "    g%d = builtins.concatLists [\n", i)
+		for _, it := range items {
+			fmt.Fprintf(&b, "      (%s)\n", it)
+		}
+		b.WriteString("    ];\n")
+	}
+	b.WriteString("  };\n")
+	b.WriteString("  all = builtins.concatLists (builtins.attrValues groups);\n")
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// GroupAttr is the attribute of build.nix that holds group i.
+func GroupAttr(i int) string { return fmt.Sprintf("groups.g%d", i) }
+
+func packageSetExpr(set *PackageSet) string {
+	if set == nil {
+		set = &PackageSet{Kind: NixPath, Ref: "nixpkgs"}
+	}
+	switch set.Kind {
+	case FlakeRef:
+		return fmt.Sprintf("let f = builtins.getFlake %s; in f.legacyPackages.${system} or f.packages.${system} or (throw %s)",
+			nixString(set.Ref), nixString("nixfile: the flake "+set.Ref+" has no legacyPackages or packages for ")+" + system")
+	case ContextDir:
+		return fmt.Sprintf("callSet (%s)", contextPath(set.Ref))
+	case Tarball:
+		args := "url = " + nixString(set.Ref) + ";"
+		if set.SHA256 != "" {
+			args += " sha256 = " + nixString(set.SHA256) + ";"
+		}
+		return fmt.Sprintf("callSet (builtins.fetchTarball { %s })", args)
+	}
+	return fmt.Sprintf("callSet <%s>", set.Ref)
+}
+
+// contextPath is a Nix path expression for a file of the build context.
+func contextPath(rel string) string {
+	rel = strings.TrimPrefix(rel, "./")
+	if rel == "." || rel == "" {
+		return "/. + " + nixString(ContextMount)
+	}
+	return "/. + " + nixString(ContextMount+"/"+rel)
+}
+
+func installableExpr(where string, in Installable) string {
+	w := nixString(where)
+	attr := nixList(in.Attr)
+	switch in.Kind {
+	case FlakeOutput:
+		return fmt.Sprintf("flakeOutputs %s %s %s", w, nixString(in.Flake), attr)
+	case File:
+		return fmt.Sprintf("fileOutputs %s %s %s", w, contextPath(in.Path), attr)
+	}
+	return fmt.Sprintf("outputsAt %s %s pkgs %s", w, nixString("the package set"), attr)
+}
+
+// exprHelpers walk attribute paths with errors that say where, and pick the
+// outputs a user installs: the named one (pkg.dev), else the package's
+// meta.outputsToInstall without documentation, else its default output.
+const exprHelpers = `  lower = builtins.replaceStrings
+    [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]
+    [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
+  isDrv = v: builtins.isAttrs v && (v.type or null) == "derivation";
+  showPath = p: builtins.concatStringsSep "." p;
+  # Names in set close to name: same first letters, case aside.
+  similar = set: name:
+    let
+      n = lower name;
+      len = builtins.stringLength n;
+      pre = builtins.substring 0 (if len < 3 then len else 3) n;
+      near = builtins.filter (c: builtins.substring 0 (builtins.stringLength pre) (lower c) == pre) (builtins.attrNames set);
+      few = if builtins.length near > 5 then builtins.genList (builtins.elemAt near) 5 else near;
+    in if few == [ ] then "" else " (did you mean " + builtins.concatStringsSep ", " few + "?)";
+  # callSet imports a package set that is a nixpkgs-like function, or a set.
+  callSet = src: let v = import src; in
+    if builtins.isFunction v then v (builtins.intersectAttrs (builtins.functionArgs v) { inherit system; }) else v;
+  walk = where: what: set: path:
+    let
+      go = v: done: rest:
+        if rest == [ ] then { value = v; outputSpecified = false; }
+        else
+          let n = builtins.head rest; here = done ++ [ n ]; in
+          if isDrv v && builtins.elem n (v.outputs or [ ]) && builtins.tail rest == [ ]
+          then { value = v.${n}; outputSpecified = true; }
+          else if builtins.isAttrs v && v ? ${n} then go v.${n} here (builtins.tail rest)
+          else if builtins.isAttrs v
+          then throw "nixfile: ${where}: attribute '${showPath here}' not found in ${what}${similar v n}"
+          else throw "nixfile: ${where}: '${showPath done}' in ${what} is a ${builtins.typeOf v}, not a set of attributes";
+    in go set [ ] path;
+  outputsOf = where: name: r:
+    let v = r.value; in
+    if isDrv v then
+      (if r.outputSpecified then [ v ] else
+        let
+          wanted = builtins.filter (o: o != "man" && o != "doc" && o != "info" && o != "devdoc")
+            ((v.meta or { }).outputsToInstall or [ (v.outputName or "out") ]);
+        in map (o: v.${o}) (if wanted == [ ] then [ (v.outputName or "out") ] else wanted))
+    else if builtins.isList v then
+      builtins.concatMap (x: outputsOf where name { value = x; outputSpecified = false; }) v
+    else if builtins.isAttrs v then
+      throw "nixfile: ${where}: '${name}' is a set of ${toString (builtins.length (builtins.attrNames v))} attributes, not a package; name one of them, e.g. ${name}.${builtins.head (builtins.attrNames v ++ [ "NAME" ])}"
+    else throw "nixfile: ${where}: '${name}' is a ${builtins.typeOf v}, not a package (a derivation)";
+  outputsAt = where: what: set: path:
+    outputsOf where (showPath path) (walk where what set path);
+  fileOutputs = where: file: path:
+    let
+      v = import file;
+      args = builtins.intersectAttrs (builtins.functionArgs v) (pkgs // { inherit pkgs system; });
+      value = if builtins.isFunction v then v args else v;
+    in if path == [ ] then outputsOf where (toString file) { inherit value; outputSpecified = false; }
+       else outputsAt where (toString file) value path;
+  flakeOutputs = where: ref: path:
+    let
+      f = builtins.getFlake ref;
+      tries = if path == [ ] then [ [ "packages" system "default" ] [ "defaultPackage" system ] ]
+        else [ ([ "packages" system ] ++ path) ([ "legacyPackages" system ] ++ path) path ];
+      has = p: builtins.foldl' (acc: n: if acc != null && builtins.isAttrs acc && acc ? ${n} then acc.${n} else null) f p != null;
+      found = builtins.filter has tries;
+      what = "the flake ${ref}";
+    in if found == [ ] then
+      (if path == [ ] then throw "nixfile: ${where}: ${what} has no packages.${system}.default"
+       else outputsAt where what (f.packages.${system} or f.legacyPackages.${system} or f) path)
+    else outputsAt where what f (builtins.head found);
+`
+
+// sortedKeys returns m's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
