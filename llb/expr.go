@@ -130,7 +130,18 @@ func ParseAttrPath(s string) ([]string, error) {
 		switch {
 		case inStr && c == '\\' && i+1 < len(s):
 			i++
-			cur.WriteByte(s[i])
+			// As in a Nix string: \n, \r and \t are control characters
+			// (FormatAttrPath writes them so), any other \c is c.
+			switch e := s[i]; e {
+			case 'n':
+				cur.WriteByte('\n')
+			case 'r':
+				cur.WriteByte('\r')
+			case 't':
+				cur.WriteByte('\t')
+			default:
+				cur.WriteByte(e)
+			}
 		case c == '"':
 			inStr = !inStr
 			quote = true
@@ -213,10 +224,10 @@ func packageSetExpr(set *PackageSet) string {
 	}
 	switch set.Kind {
 	case FlakeRef:
-		return fmt.Sprintf("let f = builtins.getFlake %s; in f.legacyPackages.${system} or f.packages.${system} or (throw %s)",
+		return fmt.Sprintf("let f = builtins.getFlake %s; in f.legacyPackages.${system} or f.packages.${system} or (throw (%s))",
 			nixString(set.Ref), nixString("nixfile: the flake "+set.Ref+" has no legacyPackages or packages for ")+" + system")
 	case ContextDir:
-		return fmt.Sprintf("callSet (%s)", contextPath(set.Ref))
+		return fmt.Sprintf("callSet %s", contextPath(set.Ref))
 	case Tarball:
 		args := "url = " + nixString(set.Ref) + ";"
 		if set.SHA256 != "" {
@@ -231,9 +242,9 @@ func packageSetExpr(set *PackageSet) string {
 func contextPath(rel string) string {
 	rel = strings.TrimPrefix(rel, "./")
 	if rel == "." || rel == "" {
-		return "/. + " + nixString(ContextMount)
+		return "(/. + " + nixString(ContextMount) + ")"
 	}
-	return "/. + " + nixString(ContextMount+"/"+rel)
+	return "(/. + " + nixString(ContextMount+"/"+rel) + ")"
 }
 
 func installableExpr(where string, in Installable) string {

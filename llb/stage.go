@@ -1,7 +1,6 @@
 package nixllb
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -51,6 +50,8 @@ const (
 	MetaBins = "bins"
 	// MetaPathInfo is `nix path-info --json --recursive` of the roots.
 	MetaPathInfo = "path-info.json"
+	// MetaLog is nix's stderr, kept for error messages.
+	MetaLog = "nix.log"
 )
 
 const (
@@ -58,16 +59,21 @@ const (
 	metaMount = "/nixfile/out"
 )
 
-// nixFlags are passed to every nix command rather than relying on the nix
-// image's nix.conf: the official image and a Debian one differ.
-const nixFlags = `--extra-experimental-features "nix-command flakes"`
+// nixConfig is added to every nix command's settings rather than relying
+// on the nix image's nix.conf: the official image and a Debian one differ.
+const nixConfig = `extra-experimental-features = nix-command flakes`
 
 // NewStage returns the nix stage: it loads the package set, evaluates each
 // group (so an error names its line), builds every requested output in one
 // nix invocation, and writes the closure list to Meta.
 func NewStage(spec StageSpec) Stage {
 	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
-	exprState := llb.Scratch().File(llb.Mkfile("build.nix", 0o644, []byte(expr)),
+	// The scripts are files, so a failed step's error names a short command.
+	exprState := llb.Scratch().File(
+		llb.Mkfile("build.nix", 0o644, []byte(expr)).
+			Mkfile("load.sh", 0o644, []byte(loadSetScript)).
+			Mkfile("eval.sh", 0o644, []byte(evalScript)).
+			Mkfile("build.sh", 0o644, []byte(buildScript)),
 		llb.WithCustomName("[internal] generate build.nix"))
 
 	mounts := func(extra ...llb.RunOption) []llb.RunOption {
@@ -80,18 +86,20 @@ func NewStage(spec StageSpec) Stage {
 		}
 		return append(opts, extra...)
 	}
-	run := func(st llb.State, script, name string, marks []llb.ConstraintsOpt, extra ...llb.RunOption) llb.ExecState {
+	run := func(st llb.State, args []string, name string, marks []llb.ConstraintsOpt, extra ...llb.RunOption) llb.ExecState {
 		opts := mounts(extra...)
-		opts = append(opts, llb.Args([]string{"/bin/sh", "-c", script}), llb.WithCustomName(name))
+		opts = append(opts, llb.Args(append([]string{"/bin/sh"}, args...)), llb.WithCustomName(name))
 		for _, m := range marks {
 			opts = append(opts, m)
 		}
-		return st.Run(opts...)
+		es := st.Run(opts...)
+		es.AddMount(metaMount, llb.Scratch())
+		return es
 	}
 
 	st := spec.Image
 	if spec.PackageSet != nil {
-		st = run(st, loadSetScript, "[nix] load package set "+describeSet(spec.PackageSet), spec.PackageSetOpts).Root()
+		st = run(st, []string{exprMount + "/load.sh"}, "[nix] load package set "+describeSet(spec.PackageSet), spec.PackageSetOpts).Root()
 	}
 	var names []string
 	for i, g := range spec.Groups {
@@ -100,10 +108,10 @@ func NewStage(spec StageSpec) Stage {
 			gn = append(gn, in.String())
 		}
 		names = append(names, gn...)
-		st = run(st, fmt.Sprintf(evalScript, GroupAttr(i)), "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
+		st = run(st, []string{exprMount + "/eval.sh", GroupAttr(i)}, "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
 	}
-	build := run(st, buildScript, "[nix] build "+strings.Join(names, " "), spec.BuildOpts)
-	return Stage{Root: build.Root(), Meta: build.AddMount(metaMount, llb.Scratch())}
+	build := run(st, []string{exprMount + "/build.sh"}, "[nix] build "+strings.Join(names, " "), spec.BuildOpts)
+	return Stage{Root: build.Root(), Meta: build.GetMount(metaMount)}
 }
 
 func groupsOf(sg []StageGroup) []Group {
@@ -125,23 +133,38 @@ func describeSet(set *PackageSet) string {
 }
 
 // The scripts run with the nix image's own shell and PATH. nix-instantiate
-// prints drv!output for the chosen outputs; nix-store --realise builds exactly
-// those. Both exist, with these flags, in nix 2.8 and in current nix.
+// prints drv!output for the chosen outputs (a bare drv for "out"), and
+// nix-store --realise builds exactly those. Both exist in nix 2.8 and in current nix.
+//
+// nix's stderr goes to the build log as it comes and to MetaLog, so that
+// when a step fails the frontend can put nix's own message in the error.
 const scriptPrelude = `set -eu
-nix_flags='` + nixFlags + `'
-`
-
-const loadSetScript = scriptPrelude + `eval "nix-instantiate $nix_flags --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true'" >/dev/null
-`
-
-const evalScript = scriptPrelude + `eval "nix-instantiate $nix_flags ` + exprMount + `/build.nix -A %s" >/dev/null
-`
-
-const buildScript = scriptPrelude + `drvs=$(eval "nix-instantiate $nix_flags ` + exprMount + `/build.nix -A all")
-roots=$(eval "nix-store $nix_flags --realise $drvs")
+NIX_CONFIG="${NIX_CONFIG:-}
+` + nixConfig + `"
+export NIX_CONFIG
 out=` + metaMount + `
+logged() {
+  rm -f "$out/.fifo"; mkfifo "$out/.fifo"
+  tee -a "$out/` + MetaLog + `" <"$out/.fifo" >&2 &
+  if "$@" 2>"$out/.fifo"; then st=0; else st=$?; fi
+  wait
+  rm -f "$out/.fifo"
+  return $st
+}
+`
+
+const loadSetScript = scriptPrelude + `logged nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null
+`
+
+const evalScript = scriptPrelude + `logged nix-instantiate ` + exprMount + `/build.nix -A "$1" >/dev/null
+`
+
+const buildScript = scriptPrelude + `drvs=$(logged nix-instantiate ` + exprMount + `/build.nix -A all)
+drvs=$(printf '%s\n' $drvs | sed 's/\.drv$/.drv!out/')
+roots=$(logged nix-store --realise $drvs)
 printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
-eval "nix-store $nix_flags --query --requisites $roots" | sort -u >"$out/` + MetaClosure + `"
+logged nix-store --query --requisites $roots >"$out/.closure"
+sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
 for r in $roots; do if [ -d "$r/bin" ]; then echo "$r"; fi; done | sort -u >"$out/` + MetaBins + `"
-eval "nix $nix_flags path-info --json --recursive $roots" >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
+logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
 `

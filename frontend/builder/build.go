@@ -82,7 +82,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		if err != nil {
 			return nil, err
 		}
-		ref, err := solve(ctx, c, bc, out.State)
+		ref, err := solve(ctx, c, bc, out.State, false)
 		if err != nil {
 			return nil, err
 		}
@@ -94,12 +94,14 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	return rb.Finalize()
 }
 
-func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State) (client.Reference, error) {
+// solve solves st; evaluate runs it now rather than when a ref is read, so
+// that its error comes back here.
+func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State, evaluate bool) (client.Reference, error) {
 	def, err := st.Marshal(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("marshalling LLB: %w", err)
 	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports, Evaluate: evaluate})
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +110,9 @@ func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.Sta
 
 // readClosure runs the nix stage and reads back what it reported.
 func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta llb.State) (*nixllb.Closure, error) {
-	ref, err := solve(ctx, c, bc, meta)
+	ref, err := solve(ctx, c, bc, meta, true)
 	if err != nil {
-		return nil, err
+		return nil, withNixMessage(ctx, c, err)
 	}
 	files := map[string][]byte{}
 	for _, name := range []string{nixllb.MetaRoots, nixllb.MetaClosure, nixllb.MetaBins, nixllb.MetaPathInfo} {

@@ -76,6 +76,11 @@ func Parse(data []byte) (*File, error) {
 			return nil, err
 		}
 	}
+	if len(cur) > 0 { // a continued line followed only by comments
+		n := len(lines)
+		return nil, errorAt(Range{Start: Position{Line: start}, End: Position{Line: n, Character: len(lines[n-1])}},
+			"the file ends inside a line continuation (\\)")
+	}
 	return f, nil
 }
 

@@ -1,0 +1,87 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/util/grpcerrors"
+	nixllb "github.com/nixfile/nixfile/llb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// NixError is a failed nix step, with the last lines nix printed.
+type NixError struct {
+	Message string
+	Err     error
+}
+
+func (e *NixError) Error() string { return e.Message + "\n" + e.Err.Error() }
+func (e *NixError) Unwrap() error { return e.Err }
+
+// GRPCStatus keeps nix's message when the error crosses the gateway: the
+// status of the wrapped error, with its details (the Nixfile source among
+// them), and this error's message.
+func (e *NixError) GRPCStatus() *status.Status {
+	st, ok := grpcerrors.AsGRPCStatus(e.Err)
+	if !ok || st == nil {
+		return status.New(codes.Unknown, e.Error())
+	}
+	p := st.Proto()
+	p.Message = e.Error()
+	return status.FromProto(p)
+}
+
+// nixLogLines is how much of nix's log an error carries: enough for nix's
+// own error and a build's "last n log lines".
+const nixLogLines = 25
+
+// withNixMessage adds nix's own message to the error of a failed nix step.
+// The failed step's mounts come back with the error (as for `buildx debug`);
+// the step kept nix's stderr in one of them.
+func withNixMessage(ctx context.Context, c client.Client, err error) error {
+	var se *errdefs.SolveError
+	if !errors.As(err, &se) || se.Solve == nil {
+		return err
+	}
+	for _, id := range se.MountIDs {
+		log, ok := readResultFile(ctx, c, id, nixllb.MetaLog)
+		if ok && strings.TrimSpace(log) != "" {
+			return &NixError{Message: lastLines(log, nixLogLines), Err: err}
+		}
+	}
+	return err
+}
+
+func readResultFile(ctx context.Context, c client.Client, id, name string) (string, bool) {
+	ctr, err := c.NewContainer(ctx, client.NewContainerRequest{
+		Mounts: []client.Mount{{Dest: "/", ResultID: id, Readonly: true}},
+	})
+	if err != nil {
+		return "", false
+	}
+	defer ctr.Release(context.WithoutCancel(ctx))
+	dt, err := ctr.ReadFile(ctx, client.ReadContainerRequest{ReadRequest: client.ReadRequest{Filename: "/" + name}})
+	if err != nil {
+		return "", false
+	}
+	return string(dt), true
+}
+
+// lastLines keeps the last n lines of a nix log, without nix's noise.
+func lastLines(log string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(log, "\n"), "\n") {
+		if strings.Contains(l, "you did not specify '--add-root'") || strings.TrimSpace(l) == "" {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return strings.Join(keep, "\n")
+}

@@ -1,0 +1,90 @@
+// Package testbed gives tests the real BuildKit that hack/testbed starts.
+//
+// Tests that need the daemon call Require. Without the bed they skip with a
+// message saying how to start it, except under CI=true, where a missing bed
+// fails the test: CI never skips the full tier silently.
+package testbed
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+)
+
+// Bed is the test bed as `hack/testbed env` describes it.
+type Bed struct {
+	// BuildkitHost is the daemon's address (BUILDKIT_HOST).
+	BuildkitHost string
+	// FrontendImage is the frontend image built from this tree.
+	FrontendImage string
+	// NixImage is the nix test image in the local registry.
+	NixImage string
+	// Registry is the local registry's host:port.
+	Registry string
+	// TestPkgs is the directory of the test package set.
+	TestPkgs string
+}
+
+const startHint = `start the test bed: hack/testbed up && eval "$(hack/testbed env)"`
+
+// Require returns the bed, or skips (fails under CI=true) when it is not up.
+// Under -short it always skips: the short tier needs nothing but Go.
+func Require(t testing.TB) *Bed {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the BuildKit test bed; not run with -short")
+	}
+	b := &Bed{
+		BuildkitHost:  os.Getenv("BUILDKIT_HOST"),
+		FrontendImage: os.Getenv("NIXFILE_FRONTEND_IMAGE"),
+		NixImage:      os.Getenv("NIXFILE_NIX_IMAGE"),
+		Registry:      os.Getenv("NIXFILE_REGISTRY"),
+		TestPkgs:      os.Getenv("NIXFILE_TESTPKGS"),
+	}
+	missing := b.BuildkitHost == "" || b.FrontendImage == "" || b.NixImage == "" || b.TestPkgs == ""
+	if !missing {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := client.New(ctx, b.BuildkitHost)
+		if err == nil {
+			_, err = c.ListWorkers(ctx)
+			c.Close()
+		}
+		if err != nil {
+			fail(t, "the test bed's buildkitd at %s does not answer (%v); %s", b.BuildkitHost, err, startHint)
+		}
+		return b
+	}
+	fail(t, "the BuildKit test bed is not in the environment; %s", startHint)
+	return nil
+}
+
+func fail(t testing.TB, format string, a ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, a...)
+	}
+	t.Skipf(format, a...)
+}
+
+// Client connects to the bed's daemon; it is closed when the test ends.
+func (b *Bed) Client(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(context.Background(), b.BuildkitHost)
+	if err != nil {
+		t.Fatalf("connecting to buildkitd: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// RepoRoot is the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/nixfile/nixfile/frontend/builder"
+	"github.com/nixfile/nixfile/internal/testbed"
+	"github.com/tonistiigi/fsutil"
+)
+
+// buildOpts is how a test builds a Nixfile, as a user would with
+// `buildctl build --opt ...` or `docker buildx build --build-arg ...`.
+type buildOpts struct {
+	attrs map[string]string
+	// run commands in the built image, through BuildKit, after the build;
+	// nil args run the image's entrypoint and cmd.
+	run [][]string
+}
+
+// image is a built image, read back from its OCI export.
+type image struct {
+	img    v1.Image
+	config *v1.ConfigFile
+	files  map[string]fileEntry // the flattened filesystem, by path without leading /
+	// outputs of buildOpts.run, in order.
+	outputs []runOutput
+}
+
+type fileEntry struct {
+	mode     int64
+	typeflag byte
+	linkname string
+	uid, gid int
+	data     []byte
+}
+
+type runOutput struct {
+	stdout, stderr string
+	err            error
+}
+
+// writeContext makes a build context from files (path → content).
+func writeContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// withTestPkgs copies the test package set into a context directory.
+func withTestPkgs(t *testing.T, bed *testbed.Bed, dir, name string) {
+	t.Helper()
+	out, err := exec.Command("cp", "-a", bed.TestPkgs, filepath.Join(dir, name)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("copying the test package set: %v: %s", err, out)
+	}
+}
+
+// build runs the frontend in-process against the bed's daemon (as BuildKit
+// tests its own Dockerfile frontend) and reads the exported image back.
+func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := bed.Client(t)
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ociPath := filepath.Join(t.TempDir(), "image.tar")
+	attrs := map[string]string{"filename": "Nixfile"}
+	maps.Copy(attrs, opt.attrs)
+
+	var (
+		mu      sync.Mutex
+		outputs []runOutput
+	)
+	buildFunc := func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		res, err := builder.Build(ctx, gc)
+		if err != nil || len(opt.run) == 0 {
+			return res, err
+		}
+		ref, err := res.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := imageConfigOf(res)
+		if err != nil {
+			return nil, err
+		}
+		for _, args := range opt.run {
+			o := runIn(ctx, gc, ref, cfg, args)
+			mu.Lock()
+			outputs = append(outputs, o)
+			mu.Unlock()
+		}
+		return res, nil
+	}
+	statusCh := make(chan *client.SolveStatus)
+	var logs bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := range statusCh {
+			for _, l := range s.Logs {
+				logs.Write(l.Data)
+			}
+		}
+	}()
+	_, err = c.Build(ctx, client.SolveOpt{
+		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+		FrontendAttrs: attrs,
+		Exports: []client.ExportEntry{{
+			Type:   client.ExporterOCI,
+			Output: func(map[string]string) (io.WriteCloser, error) { return os.Create(ociPath) },
+		}},
+	}, "", buildFunc, statusCh)
+	<-done
+	if err != nil {
+		t.Logf("build log:\n%s", tail(logs.String(), 40))
+		return nil, err
+	}
+	img := readOCI(t, ociPath)
+	img.outputs = outputs
+	return img, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// readOCI reads the single image of an OCI export, validated.
+func readOCI(t *testing.T, tarPath string) *image {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("tar", "-xf", tarPath, "-C", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("untar OCI export: %v: %s", err, out)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 {
+		t.Fatalf("want one image in the export, got %d", len(im.Manifests))
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("invalid image: %v", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]fileEntry{}
+	tr := tar.NewReader(mutate.Extract(img))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		files[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = fileEntry{
+			mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
+		}
+	}
+	return &image{img: img, config: cfg, files: files}
+}
+
+// storeEntries lists the top-level entries of /nix/store in the image.
+func (i *image) storeEntries() []string {
+	var out []string
+	for name := range i.files {
+		if rest, ok := strings.CutPrefix(name, "nix/store/"); ok && rest != "" && !strings.Contains(rest, "/") {
+			out = append(out, "/"+name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// topLevel lists the entries at the image's root.
+func (i *image) topLevel() []string {
+	seen := map[string]bool{}
+	for name := range i.files {
+		seen[strings.SplitN(name, "/", 2)[0]] = true
+	}
+	var out []string
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// errorLine is the first Nixfile line BuildKit attaches to err, or 0.
+func errorLine(err error) int {
+	for _, s := range errdefs.Sources(err) {
+		if s.Info != nil && s.Info.Filename == "Nixfile" {
+			for _, r := range s.Ranges {
+				return int(r.Start.Line)
+			}
+		}
+	}
+	return 0
+}
+
+// nixClosure asks nix itself, in the nix test image and by another route
+// than the frontend's (nix-build, then nix-store -qR), for the runtime
+// closure of attributes of <nixpkgs>: the oracle the images are checked against.
+func nixClosure(t *testing.T, bed *testbed.Bed, attrs ...string) []string {
+	t.Helper()
+	var args []string
+	for _, a := range attrs {
+		args = append(args, "-A "+a)
+	}
+	script := `set -e; nix-build '<nixpkgs>' ` + strings.Join(args, " ") + ` --no-out-link >/out/roots; nix-store --query --requisites $(cat /out/roots) | sort >/out/closure`
+	out := runNix(t, bed, script, "closure")
+	return strings.Fields(out)
+}
+
+// runNix runs a script in the nix test image and returns a file it wrote to /out.
+func runNix(t *testing.T, bed *testbed.Bed, script, file string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := bed.Client(t)
+	var data []byte
+	_, err := c.Build(ctx, client.SolveOpt{}, "", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		st := llb.Image(bed.NixImage, llb.WithMetaResolver(gc))
+		run := st.Run(llb.Args([]string{"/bin/sh", "-c", script}), llb.IgnoreCache)
+		outSt := run.AddMount("/out", llb.Scratch())
+		def, err := outSt.Marshal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB()})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := res.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		data, err = ref.ReadFile(ctx, gateway.ReadRequest{Filename: file})
+		return gateway.NewResult(), err
+	}, nil)
+	if err != nil {
+		t.Fatalf("running in the nix image: %v", err)
+	}
+	return string(data)
+}

@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/nixfile/nixfile/internal/testbed"
+)
+
+// Each Nixfile builds an image whose /nix/store is exactly the closure nix
+// reports for the same packages, and whose entrypoint prints what it should.
+func TestImagesAreExactlyTheClosure(t *testing.T) {
+	bed := testbed.Require(t)
+	tests := []struct {
+		name    string
+		nixfile string
+		files   map[string]string
+		pkgsDir string // copy the test package set into the context here
+		attrs   map[string]string
+		// closureOf are <nixpkgs> attributes whose closure the image must be.
+		closureOf []string
+		run       []string // nil: the image's entrypoint and cmd
+		stdout    string
+		// files that must be in the image, relative to the store path named.
+		storeFiles map[string]string // store path name → file under it
+	}{
+		{
+			name:      "a package with a runtime dependency",
+			nixfile:   "PACKAGES hello\nENTRYPOINT [\"hello\"]\n",
+			closureOf: []string{"hello"},
+			stdout:    "Hello, world!\n",
+		},
+		{
+			name:      "a closure three deep, plain-words entrypoint",
+			nixfile:   "PACKAGES greeter\nENTRYPOINT greeter\n",
+			closureOf: []string{"greeter"},
+			stdout:    "greeter says: Hello, world!\n",
+		},
+		{
+			name:      "nested attribute path and odd store path names",
+			nixfile:   "# syntax=ignored/by/in-process/builds\npackages tools.greet odd\nCMD [\"greet\", \"world\"]\n",
+			closureOf: []string{"tools.greet", "odd"},
+			stdout:    "greet: world\n",
+			storeFiles: map[string]string{"odd+name_v1.0-x?=y": "share/with spaces/a file.txt"},
+		},
+		{
+			name:      "the order of names does not matter",
+			nixfile:   "PACKAGES odd tools.greet\nCMD [\"greet\", \"world\"]\n",
+			closureOf: []string{"tools.greet", "odd"},
+			stdout:    "greet: world\n",
+		},
+		{
+			name:      "a multi-output package installs its default output",
+			nixfile:   "PACKAGES libfoo hello\nCMD [\"hello\"]\n",
+			closureOf: []string{"libfoo.out", "hello"},
+			stdout:    "Hello, world!\n",
+		},
+		{
+			name:      "a named output of a multi-output package",
+			nixfile:   "PACKAGES libfoo.dev hello\nCMD [\"hello\"]\n",
+			closureOf: []string{"libfoo.dev", "hello"},
+			stdout:    "Hello, world!\n",
+		},
+		{
+			name:      "an output that is a single file",
+			nixfile:   "PACKAGES motd busybox\nCMD [\"cat\", \"/nix/store\"]\n",
+			closureOf: []string{"motd", "busybox"},
+			run:       []string{"sh", "-c", "cat /nix/store/*-motd.txt"},
+			stdout:    "welcome to nixfile\n",
+		},
+		{
+			name:      "a package set from the build context",
+			nixfile:   "NIXPKGS ./pkgs\nPACKAGES hello\nENTRYPOINT [\"hello\"]\n",
+			pkgsDir:   "pkgs",
+			closureOf: []string{"hello"},
+			stdout:    "Hello, world!\n",
+		},
+		{
+			name:      "a flake output from the build context",
+			nixfile:   "FLAKE ./pkgs#greeter\nENTRYPOINT [\"greeter\"]\n",
+			pkgsDir:   "pkgs",
+			closureOf: []string{"greeter"},
+			stdout:    "greeter says: Hello, world!\n",
+		},
+		{
+			name:    "a .nix file of the build context, called with the package set",
+			nixfile: "BUILD app.nix\nENTRYPOINT [\"app\"]\n",
+			files: map[string]string{"app.nix": `{ busybox, system }:
+derivation {
+  name = "app-1.0";
+  inherit system;
+  builder = "${busybox}/bin/sh";
+  args = [ "-c" "${busybox}/bin/mkdir -p $out/bin; printf '#!${busybox}/bin/sh\necho app ok\n' > $out/bin/app; ${busybox}/bin/chmod +x $out/bin/app" ];
+}
+`},
+			closureOf: []string{"busybox"},
+			stdout:    "app ok\n",
+		},
+		{
+			name:      "build args choose the packages",
+			nixfile:   "ARG PKGS=\"hello greeter\"\nPACKAGES $PKGS\nENTRYPOINT [\"${ENTRY}\"]\nARG ENTRY=greet\n",
+			attrs:     map[string]string{"build-arg:PKGS": "tools.greet"},
+			closureOf: []string{"tools.greet"},
+			run:       []string{"greet", "args"},
+			stdout:    "greet: args\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"Nixfile": tc.nixfile}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			dir := writeContext(t, files)
+			if tc.pkgsDir != "" {
+				withTestPkgs(t, bed, dir, tc.pkgsDir)
+			}
+			img, err := build(t, bed, dir, buildOpts{attrs: tc.attrs, run: [][]string{tc.run}})
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			want := nixClosure(t, bed, tc.closureOf...)
+			got := img.storeEntries()
+			if strings.HasPrefix(tc.name, "a .nix file") {
+				// The app itself is not in <nixpkgs>: the closure is busybox's plus it.
+				if len(got) != len(want)+1 || !containsAll(got, want) || !anyHasSuffix(got, "-app-1.0") {
+					t.Fatalf("store entries %v, want %v and app-1.0", got, want)
+				}
+			} else if !reflect.DeepEqual(got, want) {
+				t.Fatalf("store entries differ from the closure\n got: %v\nwant: %v", got, want)
+			}
+			if top := img.topLevel(); !reflect.DeepEqual(top, []string{"nix"}) {
+				t.Errorf("image root has %v, want only nix", top)
+			}
+			for name, file := range tc.storeFiles {
+				found := false
+				for _, p := range got {
+					if strings.HasSuffix(p, "-"+name) {
+						_, found = img.files[strings.TrimPrefix(p, "/")+"/"+file]
+					}
+				}
+				if !found {
+					t.Errorf("no %s in store path %s", file, name)
+				}
+			}
+			o := img.outputs[0]
+			if o.err != nil {
+				t.Fatalf("running the image: %v\nstderr: %s", o.err, o.stderr)
+			}
+			if o.stdout != tc.stdout {
+				t.Errorf("the image printed %q, want %q (stderr %q)", o.stdout, tc.stdout, o.stderr)
+			}
+		})
+	}
+}
+
+func containsAll(got, want []string) bool {
+	set := map[string]bool{}
+	for _, g := range got {
+		set[g] = true
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}
+
+func anyHasSuffix(list []string, suffix string) bool {
+	for _, s := range list {
+		if strings.HasSuffix(s, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// sorted returns a sorted copy.
+func sorted(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}
