@@ -1,6 +1,7 @@
 package nixllb
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -22,8 +23,6 @@ type StageSpec struct {
 	PackageSetOpts []llb.ConstraintsOpt
 	// Groups are the installables, a group a Nixfile line.
 	Groups []StageGroup
-	// BuildOpts mark the build step (e.g. the lines of every group).
-	BuildOpts []llb.ConstraintsOpt
 }
 
 // StageGroup is a Group with how to mark its evaluation step.
@@ -52,6 +51,9 @@ const (
 	MetaPathInfo = "path-info.json"
 	// MetaLog is nix's stderr, kept for error messages.
 	MetaLog = "nix.log"
+	// MetaGroups maps each derivation output the build step realises to
+	// its group: "INDEX DRV!OUTPUT" lines.
+	MetaGroups = "groups"
 )
 
 const (
@@ -108,9 +110,11 @@ func NewStage(spec StageSpec) Stage {
 			gn = append(gn, in.String())
 		}
 		names = append(names, gn...)
-		st = run(st, []string{exprMount + "/eval.sh", GroupAttr(i)}, "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
+		st = run(st, []string{exprMount + "/eval.sh", GroupAttr(i), fmt.Sprint(i)}, "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
 	}
-	build := run(st, []string{exprMount + "/build.sh"}, "[nix] build "+strings.Join(names, " "), spec.BuildOpts)
+	// The build step has no source location of its own: when it fails, the
+	// frontend finds the group that failed (FailedGroups) and names its line.
+	build := run(st, []string{exprMount + "/build.sh"}, "[nix] build "+strings.Join(names, " "), nil)
 	return Stage{Root: build.Root(), Meta: build.GetMount(metaMount)}
 }
 
@@ -156,11 +160,19 @@ logged() {
 const loadSetScript = scriptPrelude + `logged nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null
 `
 
-const evalScript = scriptPrelude + `logged nix-instantiate ` + exprMount + `/build.nix -A "$1" >/dev/null
+// evalScript instantiates one group and leaves its derivations in the
+// stage's root, for the build step: "$1" is the attribute, "$2" the index.
+const evalScript = scriptPrelude + `drvs=$(logged nix-instantiate ` + exprMount + `/build.nix -A "$1")
+mkdir -p ` + drvsDir + `
+printf '%s\n' $drvs | sed 's/\.drv$/.drv!out/' >` + drvsDir + `/"$2"
 `
 
-const buildScript = scriptPrelude + `drvs=$(logged nix-instantiate ` + exprMount + `/build.nix -A all)
-drvs=$(printf '%s\n' $drvs | sed 's/\.drv$/.drv!out/')
+// buildScript realises every group's outputs in one nix invocation and
+// reports the closure.
+const buildScript = scriptPrelude + `for f in $(ls ` + drvsDir + ` | sort -n); do
+  sed "s|^|$f |" ` + drvsDir + `/"$f"
+done >"$out/` + MetaGroups + `"
+drvs=$(cut -d' ' -f2 "$out/` + MetaGroups + `" | sort -u)
 roots=$(logged nix-store --realise $drvs)
 printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
 logged nix-store --query --requisites $roots >"$out/.closure"
@@ -168,3 +180,6 @@ sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
 for r in $roots; do if [ -d "$r/bin" ]; then echo "$r"; fi; done | sort -u >"$out/` + MetaBins + `"
 logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
 `
+
+// drvsDir holds, in the stage's root, the derivations of each group.
+const drvsDir = "/nixfile/drvs"

@@ -75,7 +75,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		var closure *nixllb.Closure
 		if plan.Stage != nil {
 			if closure, err = readClosure(ctx, c, bc, plan.Stage.Meta); err != nil {
-				return nil, err
+				return nil, withNixMessage(ctx, c, err, plan, src.SourceMap)
 			}
 		}
 		out, err := plan.Assemble(closure)
@@ -112,7 +112,7 @@ func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.Sta
 func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta llb.State) (*nixllb.Closure, error) {
 	ref, err := solve(ctx, c, bc, meta, true)
 	if err != nil {
-		return nil, withNixMessage(ctx, c, err)
+		return nil, err
 	}
 	files := map[string][]byte{}
 	for _, name := range []string{nixllb.MetaRoots, nixllb.MetaClosure, nixllb.MetaBins, nixllb.MetaPathInfo} {
@@ -187,23 +187,29 @@ func (c withDefaultFilename) BuildOpts() client.BuildOpts {
 // withNixfileSource attaches the Nixfile lines of a LocationError, so that
 // BuildKit shows the line with the message.
 func withNixfileSource(err error, sm *llb.SourceMap) error {
-	if err == nil || sm == nil {
-		return err
-	}
 	var le *nixfile.LocationError
-	if !errors.As(err, &le) || len(errdefs.Sources(err)) > 0 {
+	if err == nil || !errors.As(err, &le) || len(errdefs.Sources(err)) > 0 {
 		return err
 	}
-	return errdefs.WithSource(err, &errdefs.Source{
-		Info: &pb.SourceInfo{
-			Data:       sm.Data,
-			Filename:   sm.Filename,
-			Language:   sm.Language,
-			Definition: sm.Definition.ToPB(),
-		},
-		Ranges: []*pb.Range{{
-			Start: &pb.Position{Line: int32(le.Range.Start.Line), Character: int32(le.Range.Start.Character)},
-			End:   &pb.Position{Line: int32(le.Range.End.Line), Character: int32(le.Range.End.Character)},
-		}},
-	})
+	return withSource(err, sm, le.Range)
+}
+
+// withSource attaches Nixfile ranges to err.
+func withSource(err error, sm *llb.SourceMap, ranges ...nixfile.Range) error {
+	if sm == nil || len(ranges) == 0 {
+		return err
+	}
+	src := &errdefs.Source{Info: &pb.SourceInfo{
+		Data:       sm.Data,
+		Filename:   sm.Filename,
+		Language:   sm.Language,
+		Definition: sm.Definition.ToPB(),
+	}}
+	for _, r := range ranges {
+		src.Ranges = append(src.Ranges, &pb.Range{
+			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+		})
+	}
+	return errdefs.WithSource(err, src)
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/grpcerrors"
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,19 +41,25 @@ func (e *NixError) GRPCStatus() *status.Status {
 // own error and a build's "last n log lines".
 const nixLogLines = 25
 
-// withNixMessage adds nix's own message to the error of a failed nix step.
-// The failed step's mounts come back with the error (as for `buildx debug`);
-// the step kept nix's stderr in one of them.
-func withNixMessage(ctx context.Context, c client.Client, err error) error {
+// withNixMessage adds nix's own message to the error of a failed nix step
+// and, for the build step, the lines of the groups nix says failed. The
+// failed step's mounts come back with the error (as for `buildx debug`); the
+// step kept nix's stderr and its groups in one of them.
+func withNixMessage(ctx context.Context, c client.Client, err error, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
 	var se *errdefs.SolveError
 	if !errors.As(err, &se) || se.Solve == nil {
 		return err
 	}
 	for _, id := range se.MountIDs {
 		log, ok := readResultFile(ctx, c, id, nixllb.MetaLog)
-		if ok && strings.TrimSpace(log) != "" {
-			return &NixError{Message: lastLines(log, nixLogLines), Err: err}
+		if !ok || strings.TrimSpace(log) == "" {
+			continue
 		}
+		if len(errdefs.Sources(err)) == 0 {
+			groups, _ := readResultFile(ctx, c, id, nixllb.MetaGroups)
+			err = withSource(err, sm, plan.BuildFailureLines([]byte(groups), log)...)
+		}
+		return &NixError{Message: lastLines(log, nixLogLines), Err: err}
 	}
 	return err
 }

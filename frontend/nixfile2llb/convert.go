@@ -98,17 +98,11 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if needsContext(r) {
 		spec.Context = &plan.context
 	}
-	var all []*pb.Range
 	if r.packageSetLine != nil {
 		spec.PackageSetOpts = plan.marks(*r.packageSetLine)
-		all = append(all, pbRange(*r.packageSetLine))
 	}
 	for _, g := range r.groups {
 		spec.Groups = append(spec.Groups, nixllb.StageGroup{Group: g.Group, Opts: plan.marks(g.rng)})
-		all = append(all, pbRange(g.rng))
-	}
-	if opt.SourceMap != nil {
-		spec.BuildOpts = []llb.ConstraintsOpt{opt.SourceMap.Location(all)}
 	}
 	st := nixllb.NewStage(spec)
 	plan.Stage = &st
@@ -143,6 +137,26 @@ func pbRange(r nixfile.Range) *pb.Range {
 		Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
 		End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
 	}
+}
+
+// BuildFailureLines are the Nixfile lines to blame for a failed build step:
+// those of the groups whose outputs nix reported as failed, or of every
+// group when the log names none of them. groups and log are the step's
+// MetaGroups and MetaLog.
+func (p *Plan) BuildFailureLines(groups []byte, log string) []nixfile.Range {
+	idx := nixllb.FailedGroups(groups, log)
+	var out []nixfile.Range
+	for _, i := range idx {
+		if i >= 0 && i < len(p.resolved.groups) {
+			out = append(out, p.resolved.groups[i].rng)
+		}
+	}
+	if len(out) == 0 {
+		for _, g := range p.resolved.groups {
+			out = append(out, g.rng)
+		}
+	}
+	return out
 }
 
 // Result is the image: its filesystem and its config.

@@ -39,10 +39,10 @@ func TestImagesAreExactlyTheClosure(t *testing.T) {
 			stdout:    "greeter says: Hello, world!\n",
 		},
 		{
-			name:      "nested attribute path and odd store path names",
-			nixfile:   "# syntax=ignored/by/in-process/builds\npackages tools.greet odd\nCMD [\"greet\", \"world\"]\n",
-			closureOf: []string{"tools.greet", "odd"},
-			stdout:    "greet: world\n",
+			name:       "nested attribute path and odd store path names",
+			nixfile:    "# syntax=ignored/by/in-process/builds\npackages tools.greet odd\nCMD [\"greet\", \"world\"]\n",
+			closureOf:  []string{"tools.greet", "odd"},
+			stdout:     "greet: world\n",
 			storeFiles: map[string]string{"odd+name_v1.0-x?=y": "share/with spaces/a file.txt"},
 		},
 		{

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nixfile/nixfile/internal/testbed"
+)
+
+// Each bad Nixfile fails with a message that says what is wrong, attached to
+// the Nixfile line that caused it, as BuildKit shows it to a user.
+func TestBadNixfilesPointAtTheLine(t *testing.T) {
+	bed := testbed.Require(t)
+	tests := []struct {
+		name    string
+		nixfile string
+		files   map[string]string
+		line    int
+		message []string // all must be in the error
+	}{
+		{
+			name:    "unknown instruction",
+			nixfile: "PACKAGES hello\nPACKGES busybox\n",
+			line:    2,
+			message: []string{`unknown instruction "PACKGES"`, "did you mean PACKAGES?"},
+		},
+		{
+			name:    "wrong number of arguments",
+			nixfile: "PACKAGES hello\n\nCOPY onlyone\n",
+			line:    3,
+			message: []string{"COPY", "src... dest"},
+		},
+		{
+			name:    "bad JSON in ENTRYPOINT",
+			nixfile: "PACKAGES hello\nENTRYPOINT [\"hello\",]\n",
+			line:    2,
+			message: []string{"ENTRYPOINT", "invalid JSON"},
+		},
+		{
+			name:    "bad JSON in CMD across continued lines",
+			nixfile: "PACKAGES hello\nCMD [\"a\", \\\n  b]\n",
+			line:    2,
+			message: []string{"CMD", "invalid JSON"},
+		},
+		{
+			name:    "unknown attribute",
+			nixfile: "# a comment\nPACKAGES hello\nPACKAGES helo\n",
+			line:    3,
+			message: []string{"line 3", "attribute 'helo' not found in the package set", "did you mean hello"},
+		},
+		{
+			name:    "unknown nested attribute",
+			nixfile: "PACKAGES tools.gret\n",
+			line:    1,
+			message: []string{"attribute 'tools.gret' not found", "did you mean greet"},
+		},
+		{
+			name:    "a set of packages is not a package",
+			nixfile: "PACKAGES tools\n",
+			line:    1,
+			message: []string{"'tools' is a set of 1 attributes, not a package", "tools.greet"},
+		},
+		{
+			name:    "failed nix build with nix's own message",
+			nixfile: "PACKAGES hello\nPACKAGES broken\n",
+			line:    2,
+			message: []string{"error: broken-1.0 is meant to fail (testpkgs)", "broken-1.0.drv"},
+		},
+		{
+			name:    "missing .nix file in the context",
+			nixfile: "PACKAGES hello\nBUILD missing.nix\n",
+			line:    2,
+			message: []string{"missing.nix", "No such file or directory"},
+		},
+		{
+			name:    "missing package set directory in the context",
+			nixfile: "NIXPKGS ./nopkgs\nPACKAGES hello\n",
+			line:    1,
+			message: []string{"nopkgs"},
+		},
+		{
+			name:    "missing COPY source",
+			nixfile: "PACKAGES hello\nCOPY nothere.txt /etc/\n",
+			line:    2,
+			message: []string{"nothere.txt"},
+		},
+		{
+			name:    "path outside the build context",
+			nixfile: "BUILD ../outside.nix\n",
+			line:    1,
+			message: []string{"outside the build context"},
+		},
+		{
+			name:    "a second NIXPKGS",
+			nixfile: "NIXPKGS <nixpkgs>\nNIXPKGS ./pkgs\nPACKAGES hello\n",
+			line:    2,
+			message: []string{"already given on line 1"},
+		},
+		{
+			name:    "invalid port",
+			nixfile: "PACKAGES hello\nEXPOSE 80/tcp 99999\n",
+			line:    2,
+			message: []string{"invalid port \"99999\""},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"Nixfile": tc.nixfile}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			_, err := build(t, bed, writeContext(t, files), buildOpts{})
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			msg := err.Error()
+			for _, m := range tc.message {
+				if !strings.Contains(msg, m) {
+					t.Errorf("the error lacks %q:\n%s", m, msg)
+				}
+			}
+			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+				t.Errorf("the error has a Go stack trace or panic:\n%s", msg)
+			}
+			if got := errorLine(err); got != tc.line {
+				t.Errorf("the error points at line %d, want %d:\n%s", got, tc.line, msg)
+			}
+		})
+	}
+}
