@@ -53,6 +53,11 @@ type Closure struct {
 	Bins []string
 	// Info is keyed by store path; it may lack paths (older nix).
 	Info map[string]PathInfo
+	// BinEntries are the names in each root's bin directory, sorted.
+	BinEntries map[string][]string
+	// Features are files of the closure an image's root can use, by kind
+	// (Feature*), sorted.
+	Features map[string][]string
 }
 
 // ParseClosure reads the files of Stage.Meta. Every path is validated.
@@ -171,4 +176,103 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 		out = append(out, PathInfo{Path: p, NarSize: e.NarSize, References: refs})
 	}
 	return out, nil
+}
+
+// Features a closure can bring to an image's root, found by the nix stage.
+const (
+	// FeatureCACert is a CA bundle file in the closure (nixpkgs' cacert).
+	FeatureCACert = "cacert"
+	// FeatureImageCACert means the closure has no CA bundle and the nix
+	// image's own was copied to MetaImageCACert.
+	FeatureImageCACert = "image-cacert"
+	// FeatureZoneinfo is a time zone database directory (tzdata).
+	FeatureZoneinfo = "zoneinfo"
+	// FeatureServices and FeatureProtocols are iana-etc's files.
+	FeatureServices  = "services"
+	FeatureProtocols = "protocols"
+)
+
+// ReadClosure reads every file of Stage.Meta, by name.
+func ReadClosure(files map[string][]byte) (*Closure, error) {
+	c, err := ParseClosure(files[MetaRoots], files[MetaClosure], files[MetaBins], files[MetaPathInfo])
+	if err != nil {
+		return nil, err
+	}
+	if err := c.parseBinEntries(files[MetaBinEntries]); err != nil {
+		return nil, err
+	}
+	if err := c.parseFeatures(files[MetaFeatures]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// MetaFiles are the files of Stage.Meta the frontend reads.
+var MetaFiles = []string{MetaRoots, MetaClosure, MetaBins, MetaPathInfo, MetaBinEntries, MetaFeatures}
+
+func (c *Closure) parseBinEntries(data []byte) error {
+	c.BinEntries = map[string][]string{}
+	roots := map[string]bool{}
+	for _, r := range c.Roots {
+		roots[r] = true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		root, name, ok := strings.Cut(line, "\t")
+		if !ok || !roots[root] {
+			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaBinEntries, line)
+		}
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\t") {
+			continue // not a name a link can have
+		}
+		c.BinEntries[root] = append(c.BinEntries[root], name)
+	}
+	for _, names := range c.BinEntries {
+		sort.Strings(names)
+	}
+	return nil
+}
+
+func (c *Closure) parseFeatures(data []byte) error {
+	c.Features = map[string][]string{}
+	in := map[string]bool{}
+	for _, p := range c.Paths {
+		in[p] = true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		kind, p, ok := strings.Cut(line, "\t")
+		if !ok {
+			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaFeatures, line)
+		}
+		if kind != FeatureImageCACert {
+			// A feature's file must be inside a store path of the closure.
+			top := p
+			if len(p) > len(StoreDir)+1 {
+				if i := strings.IndexByte(p[len(StoreDir)+1:], '/'); i >= 0 {
+					top = p[:len(StoreDir)+1+i]
+				}
+			}
+			if !in[top] || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+				return fmt.Errorf("the nix stage's %s list: %s is not in the closure", MetaFeatures, p)
+			}
+		}
+		c.Features[kind] = append(c.Features[kind], p)
+	}
+	for _, ps := range c.Features {
+		sort.Strings(ps)
+	}
+	return nil
+}
+
+// Feature returns the first path of a feature, or "".
+func (c *Closure) Feature(kind string) string {
+	if ps := c.Features[kind]; len(ps) > 0 {
+		return ps[0]
+	}
+	return ""
 }

@@ -51,6 +51,13 @@ const (
 	MetaPathInfo = "path-info.json"
 	// MetaLog is nix's stderr, kept for error messages.
 	MetaLog = "nix.log"
+	// MetaBinEntries lists "ROOT<tab>NAME" for each entry of a root's bin.
+	MetaBinEntries = "bin-entries"
+	// MetaFeatures lists "KIND<tab>PATH" for each Feature* of the closure.
+	MetaFeatures = "features"
+	// MetaImageCACert is the nix image's CA bundle, copied when the closure
+	// has none.
+	MetaImageCACert = "ca-bundle.crt"
 	// MetaGroups maps each derivation output the build step realises to
 	// its group: "INDEX DRV!OUTPUT" lines.
 	MetaGroups = "groups"
@@ -178,6 +185,28 @@ printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
 logged nix-store --query --requisites $roots >"$out/.closure"
 sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
 for r in $roots; do if [ -d "$r/bin" ]; then echo "$r"; fi; done | sort -u >"$out/` + MetaBins + `"
+for r in $roots; do
+  if [ -d "$r/bin" ]; then
+    for f in "$r"/bin/* "$r"/bin/.[!.]*; do
+      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\t%s\n' "$r" "${f##*/}"; fi
+    done
+  fi
+done >"$out/` + MetaBinEntries + `"
+while read -r p; do
+  if [ -f "$p/etc/ssl/certs/ca-bundle.crt" ]; then printf 'cacert\t%s\n' "$p/etc/ssl/certs/ca-bundle.crt"; fi
+  if [ -d "$p/share/zoneinfo" ]; then printf 'zoneinfo\t%s\n' "$p/share/zoneinfo"; fi
+  if [ -f "$p/etc/services" ]; then printf 'services\t%s\n' "$p/etc/services"; fi
+  if [ -f "$p/etc/protocols" ]; then printf 'protocols\t%s\n' "$p/etc/protocols"; fi
+done <"$out/` + MetaClosure + `" >"$out/` + MetaFeatures + `"
+if ! grep -q '^cacert' "$out/` + MetaFeatures + `"; then
+  for f in "${NIX_SSL_CERT_FILE:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt /nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt; do
+    if [ -n "$f" ] && [ -f "$f" ]; then
+      cp -L "$f" "$out/` + MetaImageCACert + `"
+      printf 'image-cacert\t%s\n' "$f" >>"$out/` + MetaFeatures + `"
+      break
+    fi
+  done
+fi
 logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
 `
 

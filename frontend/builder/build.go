@@ -115,14 +115,14 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 		return nil, err
 	}
 	files := map[string][]byte{}
-	for _, name := range []string{nixllb.MetaRoots, nixllb.MetaClosure, nixllb.MetaBins, nixllb.MetaPathInfo} {
+	for _, name := range nixllb.MetaFiles {
 		dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: name})
 		if err != nil {
 			return nil, fmt.Errorf("reading the nix stage's %s: %w", name, err)
 		}
 		files[name] = dt
 	}
-	return nixllb.ParseClosure(files[nixllb.MetaRoots], files[nixllb.MetaClosure], files[nixllb.MetaBins], files[nixllb.MetaPathInfo])
+	return nixllb.ReadClosure(files)
 }
 
 // nixImageResolver loads the nix image: a named context of its name (with
@@ -191,7 +191,7 @@ func withNixfileSource(err error, sm *llb.SourceMap) error {
 	if err == nil || !errors.As(err, &le) || len(errdefs.Sources(err)) > 0 {
 		return err
 	}
-	return withSource(err, sm, le.Range)
+	return withSource(err, sm, append([]nixfile.Range{le.Range}, le.Also...)...)
 }
 
 // withSource attaches Nixfile ranges to err.

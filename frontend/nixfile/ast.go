@@ -17,7 +17,8 @@ type Range struct {
 
 // File is a parsed Nixfile.
 type File struct {
-	// Syntax is the frontend image named by a leading "# syntax=" line.
+	// Syntax is the frontend image named by a "# syntax=" line among the
+	// leading parser directives.
 	Syntax       string
 	SyntaxRange  *Range
 	Instructions []Instruction
@@ -30,8 +31,11 @@ type Instruction interface {
 
 // Base holds what every instruction has.
 type Base struct {
-	Keyword  string // upper case
-	Original string // the logical line, continuations joined
+	Keyword string // upper case
+	// Original is the logical line, continued lines joined as a Dockerfile
+	// joins them: the text before each line's continuation backslash as is,
+	// followed by the next line, with comment and blank lines left out.
+	Original string
 	Range    Range
 }
 
@@ -140,10 +144,18 @@ type Expose struct {
 type Volume struct {
 	Base
 	Paths []string
+	JSON  bool // the paths were a JSON array: each string is one path
 }
 
 // StopSignal is STOPSIGNAL signal.
 type StopSignal struct {
 	Base
 	Signal string
+}
+
+// Rootfs is ROOTFS none | key=value...: which of the files an image gets
+// besides its closure (users, /tmp, CA bundle, /bin links, /etc data).
+type Rootfs struct {
+	Base
+	Settings []string
 }

@@ -8,7 +8,9 @@ import (
 // LocationError is an error at a place in the Nixfile.
 type LocationError struct {
 	Range Range
-	Err   error
+	// Also are more lines to blame, after Range.
+	Also []Range
+	Err  error
 }
 
 func (e *LocationError) Error() string {

@@ -8,80 +8,93 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Parse reads a Nixfile into a File. The first error found is returned as a
 // *LocationError naming the line.
+//
+// Lines are joined as in a Dockerfile: a line whose last non-blank character
+// is an unescaped backslash continues on the next line; the text before the
+// backslash is kept as is (trailing blanks included) and the next line is
+// appended as is, so no space is inserted. Comment lines and blank lines
+// inside a continuation are skipped.
 func Parse(data []byte) (*File, error) {
 	lines := splitLines(data)
 	f := &File{}
 	var (
-		cur        []string // physical lines of the logical line being read
-		start      int      // its first line, 1-based
-		directives = true   // still in the leading # directive lines
+		text       strings.Builder // the logical line being read
+		start      int             // its first line with text, 1-based; 0 before it
+		first      int             // the first line of the continuation being read, 0 if none
+		directives = true          // still in the leading parser directives
 	)
-	flush := func(end int) error {
-		if len(cur) == 0 {
-			return nil
-		}
-		text := strings.Join(cur, " ")
-		cur = nil
-		rng := Range{Start: Position{Line: start}, End: Position{Line: end, Character: len(lines[end-1])}}
-		in, err := parseInstruction(text, rng)
-		if err != nil {
-			return err
-		}
-		f.Instructions = append(f.Instructions, in)
-		return nil
-	}
 	for i, raw := range lines {
 		n := i + 1
 		line := strings.TrimRightFunc(raw, unicode.IsSpace)
 		trimmed := strings.TrimLeftFunc(line, unicode.IsSpace)
-		if directives && len(cur) == 0 {
+		if directives {
+			// Parser directives are the first lines of the file, each a known
+			// "# key=value"; any other line, a blank one included, ends them
+			// and is read as usual.
 			if k, v, ok := directive(trimmed); ok {
 				if k == "syntax" && f.Syntax == "" {
 					f.Syntax = v
 					f.SyntaxRange = &Range{Start: Position{Line: n}, End: Position{Line: n, Character: len(raw)}}
 				}
-				continue
+				continue // escape is accepted and ignored: the escape character is always \
 			}
-			if trimmed != "" {
-				directives = false
-			}
+			directives = false
 		}
-		if strings.HasPrefix(trimmed, "#") {
-			continue // comments, also inside a continued line, as in a Dockerfile
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue // blank and comment lines, also inside a continued line, as in a Dockerfile
 		}
-		if trimmed == "" && len(cur) == 0 {
-			continue
+		piece := line
+		if start == 0 {
+			piece = trimmed
 		}
-		if len(cur) == 0 {
+		body, continued := cutContinuation(piece)
+		if first == 0 {
+			first = n
+		}
+		if start == 0 && strings.TrimSpace(body) != "" {
 			start = n
 		}
-		if body, ok := strings.CutSuffix(line, `\`); ok {
-			if s := strings.TrimSpace(body); s != "" {
-				cur = append(cur, s)
-			}
+		if start != 0 {
+			text.WriteString(body)
+		}
+		if continued {
 			if n == len(lines) {
-				return nil, errorAt(Range{Start: Position{Line: start}, End: Position{Line: n, Character: len(raw)}},
+				return nil, errorAt(Range{Start: Position{Line: first}, End: Position{Line: n, Character: len(raw)}},
 					"the last line ends with a line continuation (\\)")
 			}
 			continue
 		}
-		if s := strings.TrimSpace(line); s != "" {
-			cur = append(cur, s)
-		}
-		if err := flush(n); err != nil {
+		rng := Range{Start: Position{Line: start}, End: Position{Line: n, Character: len(raw)}}
+		in, err := parseInstruction(strings.TrimSpace(text.String()), rng)
+		if err != nil {
 			return nil, err
 		}
+		f.Instructions = append(f.Instructions, in)
+		text.Reset()
+		start, first = 0, 0
 	}
-	if len(cur) > 0 { // a continued line followed only by comments
+	if first != 0 { // a continued line followed only by comments and blank lines
 		n := len(lines)
-		return nil, errorAt(Range{Start: Position{Line: start}, End: Position{Line: n, Character: len(lines[n-1])}},
+		return nil, errorAt(Range{Start: Position{Line: first}, End: Position{Line: n, Character: len(lines[n-1])}},
 			"the file ends inside a line continuation (\\)")
 	}
 	return f, nil
+}
+
+// cutContinuation removes the continuation backslash that ends line, if there
+// is one: an odd number of backslashes ends in one, an even number is escaped
+// backslashes.
+func cutContinuation(line string) (string, bool) {
+	n := len(line) - len(strings.TrimRight(line, `\`))
+	if n%2 == 0 {
+		return line, false
+	}
+	return line[:len(line)-1], true
 }
 
 func splitLines(data []byte) []string {
@@ -96,13 +109,18 @@ func splitLines(data []byte) []string {
 
 var directiveRe = regexp.MustCompile(`^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`)
 
-// directive recognises a parser directive such as "# syntax=REF".
+// directive recognises a parser directive: "# syntax=REF" or "# escape=C".
+// Any other "# key=value" is an ordinary comment.
 func directive(line string) (key, value string, ok bool) {
 	m := directiveRe.FindStringSubmatch(line)
 	if m == nil {
 		return "", "", false
 	}
-	return strings.ToLower(m[1]), m[2], true
+	switch k := strings.ToLower(m[1]); k {
+	case "syntax", "escape":
+		return k, m[2], true
+	}
+	return "", "", false
 }
 
 var argNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -129,23 +147,44 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 	}
 
 	switch kw {
-	case "ENTRYPOINT", "CMD":
-		args, isJSON, err := parseCommand(rest)
-		if err != nil {
-			return nil, errf("%v", err)
+	case "ENTRYPOINT", "CMD", "VOLUME":
+		// An argument starting with [ is a JSON array of strings: each is one
+		// argument or path, never split.
+		if strings.HasPrefix(rest, "[") {
+			args, err := parseJSONArray(rest)
+			if err != nil {
+				return nil, errf("%v", err)
+			}
+			switch kw {
+			case "ENTRYPOINT":
+				return &Entrypoint{Base: base, Args: args, JSON: true}, nil
+			case "CMD":
+				return &Cmd{Base: base, Args: args, JSON: true}, nil
+			default:
+				return &Volume{Base: base, Paths: args, JSON: true}, nil
+			}
 		}
-		if kw == "ENTRYPOINT" {
-			return &Entrypoint{Base: base, Args: args, JSON: isJSON}, nil
-		}
-		return &Cmd{Base: base, Args: args, JSON: isJSON}, nil
+	}
+
+	words, err := splitWords(rest)
+	if err != nil {
+		return nil, errf("%v", err)
+	}
+	switch kw {
+	case "ENTRYPOINT":
+		// Plain words are split like a shell would split them but run
+		// without a shell: a Nix closure need not contain one.
+		return &Entrypoint{Base: base, Args: words}, nil
+	case "CMD":
+		return &Cmd{Base: base, Args: words}, nil
 	case "NIXPKGS":
-		if n := len(splitWords(rest)); n > 2 {
+		if len(words) > 2 {
 			return nil, errf("takes a source and, for a tarball URL, an optional sha256:HASH: %s", spec.usage)
 		}
 		return &Nixpkgs{Base: base, Source: rest}, nil
 	case "STOPSIGNAL", "WORKDIR", "USER":
 		// One value; spaces are kept for WORKDIR (a path may have them).
-		if kw != "WORKDIR" && len(splitWords(rest)) != 1 {
+		if kw != "WORKDIR" && len(words) != 1 {
 			return nil, errf("takes exactly one argument: %s", spec.usage)
 		}
 		switch kw {
@@ -158,7 +197,6 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 	}
 
-	words := splitWords(rest)
 	flags, words, err := parseFlags(words, spec.flags)
 	if err != nil {
 		return nil, errf("%v", err)
@@ -189,41 +227,46 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 		return &Copy{Base: base, Chmod: flags["chmod"], Chown: flags["chown"],
 			Sources: words[:len(words)-1], Dest: words[len(words)-1]}, nil
-	case "ENV", "LABEL":
-		pairs, err := parseKeyValues(words, kw == "ENV")
+	case "ENV":
+		if !strings.Contains(words[0], "=") {
+			// The old form, ENV KEY VALUE: the value is the rest of the
+			// line after the key, its spacing kept, as in a Dockerfile.
+			// (words[0] is the start of rest as is: splitting only drops
+			// the blanks between words.)
+			value := strings.TrimLeftFunc(rest[len(words[0]):], unicode.IsSpace)
+			if value == "" {
+				return nil, errf("%s has no value: write %s=VALUE", words[0], words[0])
+			}
+			return &Env{Base: base, Vars: []KeyValue{{Key: words[0], Value: value}}}, nil
+		}
+		pairs, err := parseKeyValues(words)
 		if err != nil {
 			return nil, errf("%v", err)
 		}
-		if kw == "ENV" {
-			return &Env{Base: base, Vars: pairs}, nil
+		return &Env{Base: base, Vars: pairs}, nil
+	case "LABEL":
+		pairs, err := parseKeyValues(words)
+		if err != nil {
+			return nil, errf("%v", err)
 		}
 		return &Label{Base: base, Labels: pairs}, nil
 	case "EXPOSE":
 		return &Expose{Base: base, Ports: words}, nil
+	case "ROOTFS":
+		return &Rootfs{Base: base, Settings: words}, nil
 	case "VOLUME":
-		if strings.HasPrefix(rest, "[") {
-			var paths []string
-			if err := json.Unmarshal([]byte(rest), &paths); err != nil {
-				return nil, errf("invalid JSON array: %v", jsonErr(err))
-			}
-			words = paths
-		}
 		return &Volume{Base: base, Paths: words}, nil
 	}
 	return nil, errf("not implemented") // unreachable: every keyword is handled above
 }
 
-// parseCommand reads the JSON array form (exec form) or plain words. Plain
-// words are split like a shell would split them but run without a shell: a
-// Nix closure need not contain one.
-func parseCommand(rest string) (args []string, isJSON bool, err error) {
-	if strings.HasPrefix(rest, "[") {
-		if err := json.Unmarshal([]byte(rest), &args); err != nil {
-			return nil, true, fmt.Errorf("invalid JSON array %s: %v", rest, jsonErr(err))
-		}
-		return args, true, nil
+// parseJSONArray reads the JSON form of ENTRYPOINT, CMD and VOLUME.
+func parseJSONArray(rest string) ([]string, error) {
+	var args []string
+	if err := json.Unmarshal([]byte(rest), &args); err != nil {
+		return nil, fmt.Errorf("invalid JSON array %s: %v", rest, jsonErr(err))
 	}
-	return splitWords(rest), false, nil
+	return args, nil
 }
 
 func jsonErr(err error) string {
@@ -265,14 +308,8 @@ func parseFlags(words []string, allowed []string) (map[string]string, []string, 
 	return flags, words, nil
 }
 
-// parseKeyValues reads KEY=VALUE pairs; ENV also takes the old "KEY VALUE" form.
-func parseKeyValues(words []string, legacy bool) ([]KeyValue, error) {
-	if legacy && len(words) > 0 && !strings.Contains(words[0], "=") {
-		if len(words) < 2 {
-			return nil, fmt.Errorf("%s has no value: write %s=VALUE", words[0], words[0])
-		}
-		return []KeyValue{{Key: words[0], Value: strings.Join(words[1:], " ")}}, nil
-	}
+// parseKeyValues reads KEY=VALUE pairs.
+func parseKeyValues(words []string) ([]KeyValue, error) {
 	var out []KeyValue
 	for _, w := range words {
 		k, v, ok := strings.Cut(w, "=")
@@ -286,38 +323,43 @@ func parseKeyValues(words []string, legacy bool) ([]KeyValue, error) {
 
 // splitWords splits on unquoted whitespace, keeping quotes and backslashes in
 // the words: the converter expands and unquotes each word like a shell does.
-func splitWords(s string) []string {
+// A quote left open is an error, as it is to the shell lexer.
+func splitWords(s string) ([]string, error) {
 	var (
 		words []string
-		cur   strings.Builder
 		quote rune
-		in    bool
+		begin = -1 // where the current word starts, -1 between words
 	)
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
+	// Words are byte ranges of s, so they keep its bytes exactly, invalid
+	// UTF-8 included.
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case quote == 0 && unicode.IsSpace(r):
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
+			if begin >= 0 {
+				words = append(words, s[begin:i])
+				begin = -1
 			}
+			i += size
 			continue
-		case r == '\\' && quote != '\'' && i+1 < len(rs):
-			cur.WriteRune(r)
-			i++
-			r = rs[i]
+		case r == '\\' && quote != '\'' && i+size < len(s):
+			_, next := utf8.DecodeRuneInString(s[i+size:])
+			size += next
 		case quote == 0 && (r == '"' || r == '\''):
 			quote = r
 		case r == quote:
 			quote = 0
 		}
-		cur.WriteRune(r)
-		in = true
+		if begin < 0 {
+			begin = i
+		}
+		i += size
 	}
-	if in {
-		words = append(words, cur.String())
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated %c quote in %s", quote, s)
 	}
-	return words
+	if begin >= 0 {
+		words = append(words, s[begin:])
+	}
+	return words, nil
 }

@@ -66,9 +66,11 @@ func fields(in Instruction) string {
 	case *Expose:
 		return fmt.Sprintf("Ports=%q", in.Ports)
 	case *Volume:
-		return fmt.Sprintf("Paths=%q", in.Paths)
+		return fmt.Sprintf("JSON=%t Paths=%q", in.JSON, in.Paths)
 	case *StopSignal:
 		return fmt.Sprintf("Signal=%q", in.Signal)
+	case *Rootfs:
+		return fmt.Sprintf("Settings=%q", in.Settings)
 	}
 	return fmt.Sprintf("UNKNOWN TYPE %T %+v", in, in)
 }
@@ -161,8 +163,8 @@ func TestKeywordsSorted(t *testing.T) {
 	if !sort.StringsAreSorted(k) {
 		t.Errorf("Keywords() is not sorted: %q", k)
 	}
-	if len(k) != 15 {
-		t.Errorf("Keywords() has %d keywords, want 15: %q", len(k), k)
+	if len(k) != 16 {
+		t.Errorf("Keywords() has %d keywords, want 16: %q", len(k), k)
 	}
 }
 
@@ -180,12 +182,42 @@ func TestParseSmall(t *testing.T) {
 			want: "1:0-1:12 syntax \"x/y\"\n2:0-2:14 PACKAGES Attrs=[\"hello\"]\n"},
 		{name: "CRLF", input: "PACKAGES a \\\r\n  b\r\nUSER x\r\n",
 			want: "1:0-2:3 PACKAGES Attrs=[\"a\" \"b\"]\n3:0-3:6 USER User=\"x\"\n"},
-		{name: "syntax after blank lines is still a directive", input: "\n\n# syntax=a/b\nPACKAGES x\n",
-			want: "3:0-3:12 syntax \"a/b\"\n4:0-4:10 PACKAGES Attrs=[\"x\"]\n"},
+		{name: "syntax after a blank line is a comment", input: "\n\n# syntax=a/b\nPACKAGES x\n",
+			want: "4:0-4:10 PACKAGES Attrs=[\"x\"]\n"},
 		{name: "syntax after an instruction is a comment", input: "PACKAGES x\n# syntax=a/b\n",
 			want: "1:0-1:10 PACKAGES Attrs=[\"x\"]\n"},
-		{name: "blank line ends a continuation", input: "PACKAGES a \\\n\nPACKAGES b\n",
-			want: "1:0-2:0 PACKAGES Attrs=[\"a\"]\n3:0-3:10 PACKAGES Attrs=[\"b\"]\n"},
+		{name: "a blank line ends the directives", input: "# escape=\\\n\n# syntax=a/b\nPACKAGES x\n",
+			want: "4:0-4:10 PACKAGES Attrs=[\"x\"]\n"},
+		{name: "an unknown directive is a comment and ends the directives", input: "# foo=bar\n# syntax=a/b\nPACKAGES x\n",
+			want: "3:0-3:10 PACKAGES Attrs=[\"x\"]\n"},
+		{name: "escape is a directive, ignored", input: "# escape=`\n  # Syntax = a/b \nPACKAGES x`\n",
+			want: "2:0-2:17 syntax \"a/b\"\n3:0-3:11 PACKAGES Attrs=[\"x`\"]\n"},
+		{name: "syntax after a plain comment is a comment", input: "# hello\n# syntax=a/b\nPACKAGES x\n",
+			want: "3:0-3:10 PACKAGES Attrs=[\"x\"]\n"},
+		{name: "continued pieces are joined without a space", input: "PACKAGES hel\\\nlo\n",
+			want: "1:0-2:2 PACKAGES Attrs=[\"hello\"]\n"},
+		{name: "blanks before the backslash are kept", input: "LABEL a=b \\\nc=d\n",
+			want: "1:0-2:3 LABEL Labels=[\"a\"=\"b\" \"c\"=\"d\"]\n"},
+		{name: "blanks starting a continued line are kept", input: "LABEL a=b\\\n  c=d\n",
+			want: "1:0-2:5 LABEL Labels=[\"a\"=\"b\" \"c\"=\"d\"]\n"},
+		{name: "blank lines inside a continuation are skipped", input: "PACKAGES a \\\n\n   \nPACKAGES b\nUSER x\n",
+			want: "1:0-4:10 PACKAGES Attrs=[\"a\" \"PACKAGES\" \"b\"]\n5:0-5:6 USER User=\"x\"\n"},
+		{name: "blank and comment lines inside a continuation", input: "ENV A=1 \\\n\n# c\n\n  B=2\n\nUSER x\n",
+			want: "1:0-5:5 ENV Vars=[\"A\"=\"1\" \"B\"=\"2\"]\n7:0-7:6 USER User=\"x\"\n"},
+		{name: "an escaped backslash at the end is not a continuation", input: "ENV A=x\\\\\nUSER u\n",
+			want: "1:0-1:9 ENV Vars=[\"A\"=\"x\\\\\\\\\"]\n2:0-2:6 USER User=\"u\"\n"},
+		{name: "an odd number of backslashes is a continuation", input: "PACKAGES x\\\\\\\nUSER u\n",
+			want: "1:0-2:6 PACKAGES Attrs=[\"x\\\\\\\\USER\" \"u\"]\n"},
+		{name: "a lone backslash before an instruction", input: "\\\n\nPACKAGES a\n",
+			want: "3:0-3:10 PACKAGES Attrs=[\"a\"]\n"},
+		{name: "ENV old form keeps the value's spacing", input: "ENV A  b   c \t d  \n",
+			want: "1:0-1:18 ENV Vars=[\"A\"=\"b   c \\t d\"]\n"},
+		{name: "ENV old form keeps quotes for expansion", input: "ENV A \"b  c\"   'd'\n",
+			want: "1:0-1:18 ENV Vars=[\"A\"=\"\\\"b  c\\\"   'd'\"]\n"},
+		{name: "VOLUME JSON strings are one path each", input: "VOLUME [\"/a b\", \"$X\"]\nVOLUME /c \"/d e\"\n",
+			want: "1:0-1:21 VOLUME JSON=true Paths=[\"/a b\" \"$X\"]\n2:0-2:16 VOLUME JSON=false Paths=[\"/c\" \"\\\"/d e\\\"\"]\n"},
+		{name: "closed quotes with escapes", input: "CMD \"a\\\"b\" 'c\\'\n",
+			want: "1:0-1:15 CMD JSON=false Args=[\"\\\"a\\\\\\\"b\\\"\" \"'c\\\\'\"]\n"},
 		{name: "keyword followed by tab", input: "PACKAGES\thello\n", want: "1:0-1:14 PACKAGES Attrs=[\"hello\"]\n"},
 		{name: "ARG with empty default", input: "ARG A=\n", want: "1:0-1:6 ARG Name=\"A\" Default=\"\"\n"},
 		{name: "ARG default with equals", input: "ARG A=b=c\n", want: "1:0-1:9 ARG Name=\"A\" Default=\"b=c\"\n"},
@@ -204,10 +236,12 @@ func TestParseSmall(t *testing.T) {
 	}
 }
 
-// Original is the logical line: continued lines trimmed and joined by a
-// space, comments inside it left out.
+// Original is the logical line as a Dockerfile joins it: the first line
+// without its leading blanks, each continued line's text before the
+// backslash kept as is (trailing blanks included) and the next line appended
+// as is, comment and blank lines inside it left out, the end trimmed.
 func TestParseOriginal(t *testing.T) {
-	input := "  PACKAGES \\\n  hello \\\n# comment\n    jq   \n"
+	input := "  PACKAGES \\\n  hello \\\n# comment\n\n    jq   \n"
 	f, err := Parse([]byte(input))
 	if err != nil {
 		t.Fatal(err)
@@ -216,10 +250,10 @@ func TestParseOriginal(t *testing.T) {
 		t.Fatalf("got %d instructions, want 1", len(f.Instructions))
 	}
 	in := f.Instructions[0]
-	if got, want := in.base().Original, "PACKAGES hello jq"; got != want {
+	if got, want := in.base().Original, "PACKAGES   hello     jq"; got != want {
 		t.Errorf("Original = %q, want %q", got, want)
 	}
-	if got, want := Location(in), (Range{Start: Position{Line: 1}, End: Position{Line: 4, Character: 9}}); got != want {
+	if got, want := Location(in), (Range{Start: Position{Line: 1}, End: Position{Line: 5, Character: 9}}); got != want {
 		t.Errorf("Location = %+v, want %+v", got, want)
 	}
 }
@@ -239,7 +273,17 @@ func TestParseErrors(t *testing.T) {
 		{name: "missing arguments PACKAGES", input: "PACKAGES\n", wantLine: 1, wantMsg: "PACKAGES: PACKAGES attr..."},
 		{name: "missing arguments with trailing space", input: "# c\nCOPY   \n", wantLine: 2, wantMsg: "COPY: COPY [--chmod=MODE]"},
 		{name: "missing arguments ENTRYPOINT", input: "ENTRYPOINT\n", wantLine: 1, wantMsg: "ENTRYPOINT: ENTRYPOINT ["},
-		{name: "missing arguments across continuation", input: "PACKAGES a\nENV \\\n\n", wantLine: 2, wantMsg: "ENV: ENV KEY=VALUE"},
+		{name: "a blank line does not end a continuation", input: "PACKAGES a\nENV \\\n\n", wantLine: 2, wantMsg: "the file ends inside a line continuation"},
+		{name: "blank, comment and backslash lines then the end", input: "PACKAGES a\nENV \\\n  \\\n # c\n\\\n\n\n", wantLine: 2, wantMsg: "the file ends inside a line continuation"},
+		{name: "CMD unterminated double quote", input: "CMD \"abc\n", wantLine: 1, wantMsg: `CMD: unterminated " quote`},
+		{name: "PACKAGES unterminated single quote", input: "PACKAGES 'hello\n", wantLine: 1, wantMsg: `PACKAGES: unterminated ' quote`},
+		{name: "unterminated quote escaped closing quote", input: "ARG A\n\nENV B=\"x\\\"\n", wantLine: 3, wantMsg: `ENV: unterminated " quote`},
+		{name: "unterminated quote in ENV old form", input: "ENV A \"b c\n", wantLine: 1, wantMsg: "unterminated"},
+		{name: "unterminated quote in WORKDIR", input: "WORKDIR \"/a b\n", wantLine: 1, wantMsg: "WORKDIR: unterminated"},
+		{name: "unterminated quote in NIXPKGS", input: "NIXPKGS 'github:a/b\n", wantLine: 1, wantMsg: "NIXPKGS: unterminated"},
+		{name: "unterminated quote in COPY flag", input: "COPY --chown=\"a b c\n", wantLine: 1, wantMsg: "COPY: unterminated"},
+		{name: "unterminated quote across continuation", input: "USER x\nPACKAGES a \\\n  'b c\n", wantLine: 2, wantMsg: "PACKAGES: unterminated ' quote"},
+		{name: "unterminated quote it's", input: "LABEL a=it's\n", wantLine: 1, wantMsg: "unterminated"},
 		{name: "ENTRYPOINT bad JSON", input: "ENTRYPOINT [\"/bin/app\",]\n", wantLine: 1, wantMsg: "invalid JSON"},
 		{name: "ENTRYPOINT unterminated JSON", input: "ENTRYPOINT [\"/bin/app\"\n", wantLine: 1, wantMsg: "invalid JSON"},
 		{name: "CMD bad JSON", input: "PACKAGES x\nCMD [\"a\" \"b\"]\n", wantLine: 2, wantMsg: "invalid JSON"},

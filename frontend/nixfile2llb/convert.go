@@ -8,7 +8,9 @@ package nixfile2llb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -185,42 +187,85 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		epoch = p.opt.Epoch.UTC()
 	}
 
-	st := llb.Scratch()
+	accts, err := accounts(r.config.user)
+	if err != nil {
+		return nil, nixfile.WithLocation(err, r.userInstr)
+	}
+	var meta *llb.State
+	if p.Stage != nil {
+		meta = &p.Stage.Meta
+	}
+	entries, rootEnv, err := rootfsEntries(r.rootfs, closure, accts, meta)
+	if err != nil {
+		return nil, r.blame(err)
+	}
+
+	var layers []llb.State
 	if closure != nil {
-		st = nixllb.CopyClosure(p.Stage.Root, closure, nixllb.CopyOpts{})
+		layers = append(layers, nixllb.CopyClosure(p.Stage.Root, closure, nixllb.CopyOpts{}))
+	}
+	if len(entries) > 0 {
+		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links"))
+	}
+	st := llb.Scratch()
+	switch len(layers) {
+	case 0:
+	case 1:
+		st = layers[0]
+	default:
+		st = llb.Merge(layers, llb.WithCustomName("[internal] image layers"))
 	}
 	for _, c := range r.copies {
-		st = p.copyFromContext(st, c, epoch)
+		if st, err = p.copyFromContext(st, c, accts, epoch); err != nil {
+			return nil, err
+		}
 	}
-	img := imageFor(p.opt.platform(), r.config, basePath, p.opt.Epoch)
+	img := imageFor(p.opt.platform(), r.config, basePath, rootEnv, p.opt.Epoch)
 	return &Result{State: st, Image: img, Epoch: epoch}, nil
 }
 
-func (p *Plan) copyFromContext(st llb.State, c copyOp, epoch time.Time) llb.State {
+// copyFromContext copies a COPY's sources onto a staging state, then onto
+// the image in one directory copy stamped with the epoch: every file and
+// directory it adds has a fixed time, and directories it reaches keep theirs.
+func (p *Plan) copyFromContext(st llb.State, c copyOp, accts []account, epoch time.Time) (llb.State, error) {
 	dest := c.dest
 	if !strings.HasPrefix(dest, "/") {
-		dest = "/" + dest
+		dest = path.Join("/", c.workdir, dest)
+		if strings.HasSuffix(c.dest, "/") {
+			dest += "/"
+		}
+	}
+	owner := &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
+	if c.chown != nil {
+		uid, err := lookupID(accts, c.chown.user, false)
+		if err != nil {
+			return st, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+		}
+		gid := uid
+		if c.chown.group != "" {
+			if gid, err = lookupID(accts, c.chown.group, true); err != nil {
+				return st, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+			}
+		} else {
+			for _, a := range accts {
+				if a.uid == uid && a.uid >= 0 {
+					gid = a.gid
+				}
+			}
+		}
+		owner = &llb.ChownOpt{User: &llb.UserOpt{UID: uid}, Group: &llb.UserOpt{UID: gid}}
 	}
 	var action *llb.FileAction
 	for _, src := range c.sources {
 		info := &llb.CopyInfo{
 			CreateDestPath:      true,
 			AllowWildcard:       true,
-			AllowEmptyWildcard:  false,
 			CopyDirContentsOnly: true,
 			FollowSymlinks:      true,
-			CreatedTime:         &epoch,
+			ChownOpt:            owner,
 		}
 		if c.mode != nil {
 			info.Mode = &llb.ChmodOpt{Mode: osFileMode(*c.mode)}
-		}
-		if c.chown != nil {
-			info.ChownOpt = &llb.ChownOpt{User: userOpt(c.chown.user)}
-			if c.chown.group != "" {
-				info.ChownOpt.Group = userOpt(c.chown.group)
-			}
-		} else {
-			info.ChownOpt = &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
 		}
 		d := dest
 		if len(c.sources) > 1 && !strings.HasSuffix(d, "/") {
@@ -232,9 +277,39 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, epoch time.Time) llb.Stat
 			action = action.Copy(p.context, "/"+src, d, info)
 		}
 	}
-	opts := []llb.ConstraintsOpt{llb.WithCustomName(c.text)}
-	opts = append(opts, p.marks(c.rng)...)
-	return st.File(action, opts...)
+	opts := append([]llb.ConstraintsOpt{llb.WithCustomName("[internal] stage " + c.text)}, p.marks(c.rng)...)
+	staged := llb.Scratch().File(action, opts...)
+	opts = append([]llb.ConstraintsOpt{llb.WithCustomName(c.text)}, p.marks(c.rng)...)
+	return st.File(llb.Copy(staged, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), opts...), nil
+}
+
+// blame puts a rootfs error on the lines that caused it: for two packages
+// with the same command, the lines that asked for them.
+func (r *resolved) blame(err error) error {
+	var bc *binConflict
+	if errors.As(err, &bc) {
+		var lines []nixfile.Range
+		for _, g := range r.groups {
+			for _, in := range g.Installables {
+				if n := len(in.Attr); n > 0 && (in.Attr[n-1] == packageName(bc.roots[0]) || in.Attr[n-1] == packageName(bc.roots[1])) {
+					lines = append(lines, g.rng)
+					break
+				}
+			}
+		}
+		if len(lines) == 0 {
+			for _, g := range r.groups {
+				lines = append(lines, g.rng)
+			}
+		}
+		if len(lines) > 0 {
+			return &nixfile.LocationError{Range: lines[0], Also: lines[1:], Err: err}
+		}
+	}
+	if r.rootfsInstr != nil {
+		return nixfile.WithLocation(err, r.rootfsInstr)
+	}
+	return err
 }
 
 // DefaultNixImage is the nix image used without a NIX_IMAGE build arg.

@@ -32,7 +32,7 @@ func imagePath(c *nixllb.Closure) string {
 // imageFor makes the image config in Go, never from a file of the build. The
 // config's Created is SOURCE_DATE_EPOCH or absent (the exporter then stamps
 // the epoch the builder passes, never the wall clock).
-func imageFor(p ocispecs.Platform, c imageConfig, basePath string, epoch *time.Time) *dockerspec.DockerOCIImage {
+func imageFor(p ocispecs.Platform, c imageConfig, basePath string, rootEnv []string, epoch *time.Time) *dockerspec.DockerOCIImage {
 	img := &dockerspec.DockerOCIImage{}
 	img.Platform = p
 	img.RootFS.Type = "layers"
@@ -40,7 +40,7 @@ func imageFor(p ocispecs.Platform, c imageConfig, basePath string, epoch *time.T
 		t := epoch.UTC()
 		img.Created = &t
 	}
-	env := []string{"PATH=" + basePath}
+	env := append([]string{"PATH=" + basePath}, rootEnv...)
 	for _, kv := range c.env {
 		env = setEnv(env, kv.Key, kv.Value)
 	}
@@ -111,19 +111,9 @@ func automaticArgs(p ocispecs.Platform) map[string]string {
 	return args
 }
 
-func osFileMode(m int) os.FileMode {
-	mode := os.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= os.ModeSticky
-	}
-	return mode
-}
+// osFileMode passes unix mode bits (setuid 04000, setgid 02000, sticky
+// 01000) as BuildKit's copy expects them, not as Go's os.Mode* flags.
+func osFileMode(m int) os.FileMode { return os.FileMode(m) }
 
 // userOpt is a uid when numeric, else a name looked up in the image.
 func userOpt(s string) *llb.UserOpt {

@@ -21,8 +21,10 @@ type resolved struct {
 	groups         []group
 	copies         []copyOp
 	config         imageConfig
-	// usedArgs are the build args the Nixfile declared.
-	usedArgs map[string]bool
+	rootfs         rootfsOptions
+	// rootfsInstr and userInstr are the last ROOTFS and USER, for errors.
+	rootfsInstr nixfile.Instruction
+	userInstr   nixfile.Instruction
 }
 
 type group struct {
@@ -37,6 +39,8 @@ type copyOp struct {
 	chown   *chown
 	rng     nixfile.Range
 	text    string
+	workdir string // WORKDIR at the COPY: a relative dest is under it
+	instr   nixfile.Instruction
 }
 
 type chown struct {
@@ -76,7 +80,7 @@ func (e *env) set(k, v string) {
 // resolve expands a Nixfile for the given build args. basePath is the PATH
 // the image starts with, for ENV PATH=...:$PATH.
 func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
-	r := &resolved{usedArgs: map[string]bool{}}
+	r := &resolved{rootfs: defaultRootfs()}
 	vars := &env{vars: map[string]string{}}
 	auto := automaticArgs(opt.platform())
 	lex := shell.NewLex('\\')
@@ -109,16 +113,17 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		rng := nixfile.Location(in)
 		switch in := in.(type) {
 		case *nixfile.Arg:
-			r.usedArgs[in.Name] = true
+			// As in a Dockerfile, an automatic build arg's value beats the
+			// ARG's default; only --build-arg overrides it.
 			if v, ok := opt.BuildArgs[in.Name]; ok {
+				vars.set(in.Name, v)
+			} else if v, ok := auto[in.Name]; ok {
 				vars.set(in.Name, v)
 			} else if in.Default != nil {
 				v, err := word(in, *in.Default)
 				if err != nil {
 					return nil, err
 				}
-				vars.set(in.Name, v)
-			} else if v, ok := auto[in.Name]; ok {
 				vars.set(in.Name, v)
 			}
 		case *nixfile.Nixpkgs:
@@ -188,7 +193,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
-			c := copyOp{rng: rng, text: in.Original}
+			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in}
 			for _, s := range in.Sources {
 				v, err := word(in, s)
 				if err != nil {
@@ -206,9 +211,13 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			c.dest = dest
 			if in.Chmod != "" {
-				m, err := strconv.ParseUint(in.Chmod, 8, 32)
+				v, err := word(in, in.Chmod)
+				if err != nil {
+					return nil, err
+				}
+				m, err := strconv.ParseUint(v, 8, 32)
 				if err != nil || m > 0o7777 {
-					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", in.Chmod)
+					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", v)
 				}
 				mode := int(m)
 				c.mode = &mode
@@ -274,11 +283,21 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.config.workdir = path.Clean(v)
 		case *nixfile.User:
+			r.userInstr = in
 			v, err := word(in, in.User)
 			if err != nil {
 				return nil, err
 			}
 			r.config.user = v
+		case *nixfile.Rootfs:
+			ws, err := words(in, in.Settings)
+			if err != nil {
+				return nil, err
+			}
+			if err := r.rootfs.apply(ws); err != nil {
+				return nil, errAt("%v", err)
+			}
+			r.rootfsInstr = in
 		case *nixfile.Expose:
 			ports, err := words(in, in.Ports)
 			if err != nil {
@@ -292,10 +311,21 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				r.config.ports = append(r.config.ports, norm)
 			}
 		case *nixfile.Volume:
-			ps := in.Paths
-			var err error
-			if ps, err = words(in, in.Paths); err != nil {
-				return nil, err
+			var ps []string
+			if in.JSON {
+				// Each JSON string is one path: expanded, never split.
+				for _, p := range in.Paths {
+					v, err := word(in, p)
+					if err != nil {
+						return nil, err
+					}
+					ps = append(ps, v)
+				}
+			} else {
+				var err error
+				if ps, err = words(in, in.Paths); err != nil {
+					return nil, err
+				}
 			}
 			for _, p := range ps {
 				if !path.IsAbs(p) {
@@ -362,8 +392,39 @@ func contextRelative(p string) (string, error) {
 	return c, nil
 }
 
-var urlRe = regexp.MustCompile(`^https?://`)
-var schemeRe = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+var (
+	urlRe = regexp.MustCompile(`(?i)^https?://`)
+	// tarballRe is a tarball URL's path, before any query, in any case.
+	tarballRe = regexp.MustCompile(`(?i)\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`)
+	schemeRe  = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+	// indirectRe is an indirect flake reference with a branch or revision,
+	// as nix reads one: a registry name, then /REF, /REV or /REF/REV
+	// (nixpkgs/nixos-24.05). A plain name (nixpkgs) has no "/".
+	indirectRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*/[a-zA-Z0-9@][a-zA-Z0-9_.@+-]*(/[a-zA-Z0-9@][a-zA-Z0-9_.@+-]*)*(\?[^#]*)?$`)
+)
+
+// localRef reads a reference to a local path, as nix reads one: a path
+// starting with "." or "/", or a path: reference. It returns the path, made
+// relative to the build context and cleaned, and whether it had "path:".
+// local is false for anything else. A path that is absolute or leaves the
+// context is an error, whatever the form.
+func localRef(ref string) (rel string, isPath, local bool, err error) {
+	p, isPath := strings.CutPrefix(ref, "path:")
+	if !isPath && !strings.HasPrefix(p, ".") && !strings.HasPrefix(p, "/") {
+		return "", false, false, nil
+	}
+	switch {
+	case p == "":
+		return "", isPath, true, fmt.Errorf("%s is an empty path", ref)
+	case path.IsAbs(p):
+		return "", isPath, true, fmt.Errorf("%s is an absolute path", ref)
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", isPath, true, fmt.Errorf("%s is outside the build context", ref)
+	}
+	return c, isPath, true, nil
+}
 
 // parsePackageSet reads NIXPKGS's words.
 func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
@@ -379,37 +440,37 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 		}
 		sha = h
 	}
-	isTarball := urlRe.MatchString(src) && regexp.MustCompile(`\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`).MatchString(strings.SplitN(src, "?", 2)[0])
+	isTarball := urlRe.MatchString(src) && tarballRe.MatchString(strings.SplitN(src, "?", 2)[0])
 	if sha != "" && !isTarball {
 		return nil, fmt.Errorf("sha256: is for tarball URLs only")
 	}
-	switch {
-	case strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">"):
+	if strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">") {
 		name := strings.TrimSuffix(strings.TrimPrefix(src, "<"), ">")
 		if name == "" || strings.ContainsAny(name, " <>") {
 			return nil, fmt.Errorf("invalid NIX_PATH entry %s", src)
 		}
 		return &nixllb.PackageSet{Kind: nixllb.NixPath, Ref: name}, nil
-	case isTarball:
+	}
+	if isTarball {
 		return &nixllb.PackageSet{Kind: nixllb.Tarball, Ref: src, SHA256: sha}, nil
-	case src == "." || strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../"):
-		rel, err := contextRelative(src)
-		if err != nil {
-			return nil, err
-		}
+	}
+	rel, isPath, local, err := localRef(src)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%v; give a directory of the build context (./dir, or path:./dir for a flake), a flake reference or a URL", err)
+	case local && isPath:
+		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: nixllb.ContextFlakeRef(rel)}, nil
+	case local:
 		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
-	case strings.HasPrefix(src, "path:./") || src == "path:.":
-		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: nixllb.ContextFlakeRef(src)}, nil
-	case strings.HasPrefix(src, "/"):
-		return nil, fmt.Errorf("%s is an absolute path; give a directory of the build context (./dir), a flake reference or a URL", src)
-	case schemeRe.MatchString(src) || !strings.ContainsAny(src, "/"):
+	case schemeRe.MatchString(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
 		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: src}, nil
 	}
-	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV), ./dir or an https tarball URL", src)
+	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV, nixpkgs/BRANCH), ./dir or an https tarball URL", src)
 }
 
 // parseFlakeInstallable reads ref#output. A ref to the build context ("."
-// or "./dir") is made readable inside the nix stage.
+// or "./dir", "path:." or "path:./dir") is made readable inside the nix
+// stage.
 func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	ref, frag, _ := strings.Cut(w, "#")
 	if ref == "" {
@@ -419,17 +480,12 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	if err != nil {
 		return nixllb.Installable{}, err
 	}
-	switch {
-	case ref == "." || strings.HasPrefix(ref, "./") || ref == "path:." || strings.HasPrefix(ref, "path:./"):
-		rel, err := contextRelative(strings.TrimPrefix(ref, "path:"))
-		if err != nil {
-			return nixllb.Installable{}, err
-		}
+	rel, _, local, err := localRef(ref)
+	if err != nil {
+		return nixllb.Installable{}, fmt.Errorf("%v; give a flake in the build context (.#out or ./dir#out) or a remote flake", err)
+	}
+	if local {
 		ref = nixllb.ContextFlakeRef(rel)
-	case strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "path:/"):
-		return nixllb.Installable{}, fmt.Errorf("%s is an absolute path; give a flake in the build context (.#out or ./dir#out) or a remote flake", ref)
-	case strings.HasPrefix(ref, ".."):
-		return nixllb.Installable{}, fmt.Errorf("%s is outside the build context", ref)
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
 }

@@ -102,6 +102,34 @@ let
       '';
     };
 
+    # Provides bin/hello too: a /bin link conflict with hello.
+    althello = mkDerivation {
+      name = "althello-2.0";
+      script = ''
+        mkdir -p $out/bin
+        printf '#!${busybox}/bin/sh\necho "Hello from althello"\n' > $out/bin/hello
+        chmod 0555 $out/bin/hello
+      '';
+    };
+
+    # Shaped like nixpkgs' tzdata and iana-etc.
+    tzdata = mkDerivation {
+      name = "tzdata-2024a";
+      script = ''
+        mkdir -p $out/share/zoneinfo/Europe
+        printf 'TZif2 fake UTC\n' > $out/share/zoneinfo/UTC
+        printf 'TZif2 fake Paris\n' > $out/share/zoneinfo/Europe/Paris
+      '';
+    };
+    iana-etc = mkDerivation {
+      name = "iana-etc-20240318";
+      script = ''
+        mkdir -p $out/etc
+        printf 'http\t\t80/tcp\t\twww\n' > $out/etc/services
+        printf 'tcp\t6\tTCP\n' > $out/etc/protocols
+      '';
+    };
+
     # Fails to build with a known message.
     broken = mkDerivation {
       name = "broken-1.0";

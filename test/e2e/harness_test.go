@@ -48,6 +48,7 @@ type image struct {
 }
 
 type fileEntry struct {
+	modTime  time.Time
 	mode     int64
 	typeflag byte
 	linkname string
@@ -204,7 +205,7 @@ func readOCI(t *testing.T, tarPath string) *image {
 		}
 		data, _ := io.ReadAll(tr)
 		files[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = fileEntry{
-			mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
+			modTime: h.ModTime, mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
 		}
 	}
 	return &image{img: img, config: cfg, files: files}
@@ -246,6 +247,19 @@ func errorLine(err error) int {
 		}
 	}
 	return 0
+}
+
+// errorLines are all the Nixfile lines BuildKit attaches to err.
+func errorLines(err error) []int {
+	var out []int
+	for _, s := range errdefs.Sources(err) {
+		if s.Info != nil && s.Info.Filename == "Nixfile" {
+			for _, r := range s.Ranges {
+				out = append(out, int(r.Start.Line))
+			}
+		}
+	}
+	return out
 }
 
 // nixClosure asks nix itself, in the nix test image and by another route
