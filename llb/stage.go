@@ -1,6 +1,8 @@
 package nixllb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -16,6 +18,10 @@ type StageSpec struct {
 	Context *llb.State
 	// System is the nix system to build for, e.g. x86_64-linux.
 	System string
+	// StoreCacheID names the BuildKit cache mount that keeps /nix across
+	// builds (see StoreCacheID). Empty keeps no store: every build starts
+	// from the image's own /nix.
+	StoreCacheID string
 	// PackageSet is what Attr installables are looked up in; nil is <nixpkgs>.
 	PackageSet *PackageSet
 	// PackageSetOpts mark the step that loads the package set (e.g. the
@@ -33,8 +39,10 @@ type StageGroup struct {
 
 // Stage is the nix stage as LLB.
 type Stage struct {
-	// Root is the nix image after the build: the closure is in its /nix/store.
-	Root llb.State
+	// Closure holds exactly the closure, at /nix/store/...: what the image
+	// copies from. Nothing else of the stage, and nothing of its store
+	// cache, leaves it.
+	Closure llb.State
 	// Meta holds the files the frontend reads back: see the Meta* names.
 	Meta llb.State
 }
@@ -64,9 +72,20 @@ const (
 )
 
 const (
-	exprMount = "/nixfile/expr"
-	metaMount = "/nixfile/out"
+	exprMount    = "/nixfile/expr"
+	metaMount    = "/nixfile/out"
+	closureMount = "/nixfile/closure"
 )
+
+// StoreCacheID is the id of the cache mount that keeps a nix image's /nix
+// for a platform across builds: seeded from that image's /nix on first use,
+// so nix finds what earlier builds built and fetched. The image's digest
+// (or its reference when the digest is not known) is part of the id, so a
+// new nix image starts a store of its own.
+func StoreCacheID(image, platform string) string {
+	sum := sha256.Sum256([]byte(image + "\x00" + platform))
+	return "nixfile-nix-store-" + hex.EncodeToString(sum[:8])
+}
 
 // nixConfig is added to every nix command's settings rather than relying
 // on the nix image's nix.conf: the official image and a Debian one differ.
@@ -85,11 +104,22 @@ func NewStage(spec StageSpec) Stage {
 			Mkfile("build.sh", 0o644, []byte(buildScript)),
 		llb.WithCustomName("[internal] generate build.nix"))
 
+	// The store cache is seeded from the image's /nix (made if the image
+	// has none, as a Debian-based nix image may not). Nix's own locks make
+	// concurrent builds on one store safe, so the mount is shared.
+	var storeMount []llb.RunOption
+	if spec.StoreCacheID != "" {
+		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
+			llb.WithCustomName("[internal] nix store seed"))
+		storeMount = append(storeMount, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared)))
+	}
 	mounts := func(extra ...llb.RunOption) []llb.RunOption {
 		opts := []llb.RunOption{
 			llb.AddMount(exprMount, exprState, llb.Readonly),
 			llb.AddEnv("NIXFILE_SYSTEM", spec.System),
 		}
+		opts = append(opts, storeMount...)
 		if spec.Context != nil {
 			opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
 		}
@@ -122,7 +152,8 @@ func NewStage(spec StageSpec) Stage {
 	// The build step has no source location of its own: when it fails, the
 	// frontend finds the group that failed (FailedGroups) and names its line.
 	build := run(st, []string{exprMount + "/build.sh"}, "[nix] build "+strings.Join(names, " "), nil)
-	return Stage{Root: build.Root(), Meta: build.GetMount(metaMount)}
+	closure := build.AddMount(closureMount, llb.Scratch())
+	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
 
 func groupsOf(sg []StageGroup) []Group {
@@ -180,6 +211,13 @@ const buildScript = scriptPrelude + `for f in $(ls ` + drvsDir + ` | sort -n); d
   sed "s|^|$f |" ` + drvsDir + `/"$f"
 done >"$out/` + MetaGroups + `"
 drvs=$(cut -d' ' -f2 "$out/` + MetaGroups + `" | sort -u)
+# With a store cache, the evaluate steps may have come from BuildKit's cache
+# while the store is new (another daemon, a pruned cache): instantiate again.
+if ! nix-store --check-validity $(printf '%s\n' $drvs | sed 's/!.*//') 2>/dev/null; then
+  for g in $(ls ` + drvsDir + ` | sort -n); do
+    logged nix-instantiate ` + exprMount + `/build.nix -A "groups.g$g" >/dev/null
+  done
+fi
 roots=$(logged nix-store --realise $drvs)
 printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
 logged nix-store --query --requisites $roots >"$out/.closure"
@@ -208,6 +246,8 @@ if ! grep -q '^cacert' "$out/` + MetaFeatures + `"; then
   done
 fi
 logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
+mkdir -p ` + closureMount + `/nix/store
+while read -r p; do cp -a "$p" ` + closureMount + `/nix/store/; done <"$out/` + MetaClosure + `"
 `
 
 // drvsDir holds, in the stage's root, the derivations of each group.

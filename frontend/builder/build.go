@@ -5,6 +5,7 @@ package builder
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
@@ -20,6 +22,7 @@ import (
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
+	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -127,32 +130,46 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 
 // nixImageResolver loads the nix image: a named context of its name (with
 // or without the tag) if the build has one, else the image itself, resolved
-// with its config so that its PATH and other env apply.
-func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (llb.State, error) {
-	return func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, error) {
-		names := []string{ref}
-		if named, err := reference.ParseNormalizedNamed(ref); err == nil {
-			names = append(names, reference.FamiliarName(named))
-		} else {
-			return llb.State{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
+// with its config so that its PATH and other env apply. It also returns what
+// identifies the image, for the nix store cache: its digest.
+func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
+	return func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error) {
+		named, err := reference.ParseNormalizedNamed(ref)
+		if err != nil {
+			return llb.State{}, "", fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
-		for _, name := range names {
+		for _, name := range []string{ref, reference.FamiliarName(named)} {
 			nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
 			if err != nil {
-				return llb.State{}, err
+				return llb.State{}, "", err
 			}
-			if nc != nil {
-				st, _, err := nc.Load(ctx)
-				if err != nil {
-					return llb.State{}, err
+			if nc == nil {
+				continue
+			}
+			st, img, err := nc.Load(ctx)
+			if err != nil {
+				return llb.State{}, "", err
+			}
+			if st != nil {
+				id := "context:" + name
+				if img != nil {
+					if dt, err := json.Marshal(img); err == nil {
+						id += "@" + digest.FromBytes(dt).String()
+					}
 				}
-				if st != nil {
-					return *st, nil
-				}
+				return *st, id, nil
 			}
 		}
-		return llb.Image(ref, llb.Platform(p), llb.WithMetaResolver(c), bc.ImageResolveMode,
-			llb.WithCustomName("[internal] load nix image "+ref)), nil
+		_, dgst, _, err := c.ResolveImageConfig(ctx, reference.TagNameOnly(named).String(), sourceresolver.Opt{
+			LogName:  "[internal] load metadata for " + ref,
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()},
+		})
+		if err != nil {
+			return llb.State{}, "", err
+		}
+		st := llb.Image(ref, llb.Platform(p), llb.WithMetaResolver(c), bc.ImageResolveMode,
+			llb.WithCustomName("[internal] load nix image "+ref))
+		return st, ref + "@" + dgst.String(), nil
 	}
 }
 

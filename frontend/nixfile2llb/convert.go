@@ -35,8 +35,9 @@ type ConvertOpt struct {
 	// Context is the build context; nil is llb.Local("context").
 	Context *llb.State
 	// NixImage returns the state for a nix image reference, resolved with
-	// its config. nil uses llb.Image without a resolver (unit tests).
-	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, error)
+	// its config, and what identifies that image (its digest, when known).
+	// nil uses llb.Image without a resolver (unit tests).
+	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error)
 	// Epoch is SOURCE_DATE_EPOCH, if given.
 	Epoch *time.Time
 }
@@ -87,16 +88,19 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if len(r.groups) == 0 {
 		return plan, nil
 	}
-	var img llb.State
+	img, imageID := llb.Image(plan.NixImage, llb.Platform(p)), plan.NixImage
 	if opt.NixImage != nil {
-		img, err = opt.NixImage(ctx, plan.NixImage, p)
+		img, imageID, err = opt.NixImage(ctx, plan.NixImage, p)
 		if err != nil {
 			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 		}
-	} else {
-		img = llb.Image(plan.NixImage, llb.Platform(p))
 	}
-	spec := nixllb.StageSpec{Image: img, System: system, PackageSet: r.packageSet}
+	spec := nixllb.StageSpec{
+		Image:        img,
+		System:       system,
+		PackageSet:   r.packageSet,
+		StoreCacheID: nixllb.StoreCacheID(imageID, platforms.FormatAll(p)),
+	}
 	if needsContext(r) {
 		spec.Context = &plan.context
 	}
@@ -202,7 +206,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 
 	var layers []llb.State
 	if closure != nil {
-		layers = append(layers, nixllb.CopyClosure(p.Stage.Root, closure, nixllb.CopyOpts{}))
+		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{}))
 	}
 	if len(entries) > 0 {
 		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links"))

@@ -130,6 +130,17 @@ let
       '';
     };
 
+    # A deliberately slow build that leaves a marker of which build made it:
+    # a test can tell whether a later build built it again.
+    mkSlow = nonce: mkDerivation {
+      name = "slow-${nonce}";
+      script = ''
+        sleep 2
+        mkdir -p $out
+        cat /proc/sys/kernel/random/uuid > $out/built-by
+      '';
+    };
+
     # Fails to build with a known message.
     broken = mkDerivation {
       name = "broken-1.0";

@@ -45,6 +45,10 @@ type image struct {
 	files  map[string]fileEntry // the flattened filesystem, by path without leading /
 	// outputs of buildOpts.run, in order.
 	outputs []runOutput
+	// cached tells, for each step by name, whether BuildKit took it from
+	// its cache; log is what the steps printed.
+	cached map[string]bool
+	log    string
 }
 
 type fileEntry struct {
@@ -128,10 +132,16 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	statusCh := make(chan *client.SolveStatus)
 	var logs bytes.Buffer
+	cached := map[string]bool{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for s := range statusCh {
+			for _, v := range s.Vertexes {
+				if v.Completed != nil || v.Cached {
+					cached[v.Name] = v.Cached
+				}
+			}
 			for _, l := range s.Logs {
 				logs.Write(l.Data)
 			}
@@ -152,6 +162,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	img := readOCI(t, ociPath)
 	img.outputs = outputs
+	img.cached, img.log = cached, logs.String()
 	return img, nil
 }
 

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nixfile/nixfile/internal/testbed"
+)
+
+func nonce(t *testing.T) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// marker is the built-by marker of the slow package in an image.
+func (i *image) marker(t *testing.T, n string) string {
+	t.Helper()
+	for name, f := range i.files {
+		if strings.HasSuffix(name, "-slow-"+n+"/built-by") {
+			return string(f.data)
+		}
+	}
+	t.Fatalf("no slow-%s in the image", n)
+	return ""
+}
+
+// The nix store persists across builds: adding a package builds only what
+// is missing, not what an earlier build built.
+func TestStoreCacheBuildsOnlyWhatIsMissing(t *testing.T) {
+	bed := testbed.Require(t)
+	n := nonce(t)
+	slow := fmt.Sprintf("{ mkSlow }: mkSlow %q\n", n)
+
+	first, err := build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "BUILD slow.nix\n", "slow.nix": slow,
+	}), buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.log, "-slow-"+n+".drv") {
+		t.Fatalf("the first build did not build slow-%s:\n%s", n, first.log)
+	}
+	second, err := build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "BUILD slow.nix\nPACKAGES hello\n", "slow.nix": slow,
+	}), buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := first.marker(t, n), second.marker(t, n); a != b {
+		t.Errorf("slow-%s was built again: marker %q, then %q", n, a, b)
+	}
+	if strings.Contains(second.log, "building '/nix/store/") && strings.Contains(second.log, "-slow-"+n+".drv'") {
+		t.Errorf("the second build log shows slow-%s built again:\n%s", n, second.log)
+	}
+	if !strings.Contains(second.log, "[nix] build") && len(second.storeEntries()) < 3 {
+		t.Errorf("the second image lacks hello: %v", second.storeEntries())
+	}
+}
+
+// A rebuild with no change is a pure cache hit: no nix step runs.
+func TestNoChangeRebuildRunsNoNix(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello greeter\nENTRYPOINT [\"greeter\"]\n"})
+	if _, err := build(t, bed, dir, buildOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := build(t, bed, dir, buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	for name, cached := range again.cached {
+		if strings.HasPrefix(name, "[nix]") {
+			steps++
+			if !cached {
+				t.Errorf("step %q ran again", name)
+			}
+		}
+	}
+	if steps == 0 {
+		t.Fatalf("no [nix] steps seen in %v", again.cached)
+	}
+}
+
+// Builds started at once on one daemon, sharing the store cache, all
+// succeed with correct images.
+func TestConcurrentBuilds(t *testing.T) {
+	bed := testbed.Require(t)
+	n := nonce(t)
+	cases := []struct {
+		nixfile string
+		stdout  string
+	}{
+		{"PACKAGES hello\nENTRYPOINT [\"hello\"]\n", "Hello, world!\n"},
+		{"PACKAGES hello\nENTRYPOINT [\"hello\"]\n", "Hello, world!\n"},
+		{"PACKAGES greeter\nENTRYPOINT [\"greeter\"]\n", "greeter says: Hello, world!\n"},
+		{"BUILD slow.nix\nPACKAGES tools.greet\nENTRYPOINT [\"greet\", \"x\"]\n", "greet: x\n"},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(cases))
+	imgs := make([]*image, len(cases))
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dir := writeContext(t, map[string]string{"Nixfile": c.nixfile, "slow.nix": fmt.Sprintf("{ mkSlow }: mkSlow %q\n", n)})
+			imgs[i], errs[i] = build(t, bed, dir, buildOpts{run: [][]string{nil}})
+		}()
+	}
+	wg.Wait()
+	for i, c := range cases {
+		if errs[i] != nil {
+			t.Errorf("build %d failed: %v", i, errs[i])
+			continue
+		}
+		if o := imgs[i].outputs[0]; o.err != nil || o.stdout != c.stdout {
+			t.Errorf("build %d printed %q (%v), want %q", i, o.stdout, o.err, c.stdout)
+		}
+	}
+}
