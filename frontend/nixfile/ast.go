@@ -159,3 +159,9 @@ type Rootfs struct {
 	Base
 	Settings []string
 }
+
+// Layers is LAYERS n: the most layers the closure takes.
+type Layers struct {
+	Base
+	Max string
+}

@@ -26,6 +26,7 @@ var keywords = map[string]keywordSpec{
 	"EXPOSE":     {usage: "EXPOSE port[/tcp|/udp]..."},
 	"VOLUME":     {usage: "VOLUME /path... or VOLUME [\"/path\"...]"},
 	"STOPSIGNAL": {usage: "STOPSIGNAL SIGTERM"},
+	"LAYERS":     {usage: "LAYERS <most layers the closure takes, 1-120>"},
 	"ROOTFS":     {usage: "ROOTFS none | [users=off] [tmp=off] [certs=off] [bin=off] [etc=off] [prefer=pkg,...]"},
 }
 

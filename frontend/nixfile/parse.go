@@ -182,7 +182,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 			return nil, errf("takes a source and, for a tarball URL, an optional sha256:HASH: %s", spec.usage)
 		}
 		return &Nixpkgs{Base: base, Source: rest}, nil
-	case "STOPSIGNAL", "WORKDIR", "USER":
+	case "STOPSIGNAL", "WORKDIR", "USER", "LAYERS":
 		// One value; spaces are kept for WORKDIR (a path may have them).
 		if kw != "WORKDIR" && len(words) != 1 {
 			return nil, errf("takes exactly one argument: %s", spec.usage)
@@ -190,6 +190,8 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		switch kw {
 		case "STOPSIGNAL":
 			return &StopSignal{Base: base, Signal: rest}, nil
+		case "LAYERS":
+			return &Layers{Base: base, Max: rest}, nil
 		case "WORKDIR":
 			return &Workdir{Base: base, Path: rest}, nil
 		default:

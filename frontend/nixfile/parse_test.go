@@ -69,6 +69,8 @@ func fields(in Instruction) string {
 		return fmt.Sprintf("JSON=%t Paths=%q", in.JSON, in.Paths)
 	case *StopSignal:
 		return fmt.Sprintf("Signal=%q", in.Signal)
+	case *Layers:
+		return fmt.Sprintf("Max=%q", in.Max)
 	case *Rootfs:
 		return fmt.Sprintf("Settings=%q", in.Settings)
 	}
@@ -163,8 +165,8 @@ func TestKeywordsSorted(t *testing.T) {
 	if !sort.StringsAreSorted(k) {
 		t.Errorf("Keywords() is not sorted: %q", k)
 	}
-	if len(k) != 16 {
-		t.Errorf("Keywords() has %d keywords, want 16: %q", len(k), k)
+	if len(k) != 17 {
+		t.Errorf("Keywords() has %d keywords, want 17: %q", len(k), k)
 	}
 }
 

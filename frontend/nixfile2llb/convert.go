@@ -206,7 +206,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 
 	var layers []llb.State
 	if closure != nil {
-		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{}))
+		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers}))
 	}
 	if len(entries) > 0 {
 		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links"))

@@ -22,6 +22,7 @@ type resolved struct {
 	copies         []copyOp
 	config         imageConfig
 	rootfs         rootfsOptions
+	maxLayers      int // 0: nixllb.DefaultMaxLayers
 	// rootfsInstr and userInstr are the last ROOTFS and USER, for errors.
 	rootfsInstr nixfile.Instruction
 	userInstr   nixfile.Instruction
@@ -289,6 +290,16 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				return nil, err
 			}
 			r.config.user = v
+		case *nixfile.Layers:
+			v, err := word(in, in.Max)
+			if err != nil {
+				return nil, err
+			}
+			n, err := parseMaxLayers(v)
+			if err != nil {
+				return nil, errAt("%v", err)
+			}
+			r.maxLayers = n
 		case *nixfile.Rootfs:
 			ws, err := words(in, in.Settings)
 			if err != nil {
@@ -344,7 +355,30 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			r.config.stopSignal = v
 		}
 	}
+	if v, ok := opt.BuildArgs[MaxLayersArg]; ok && v != "" {
+		n, err := parseMaxLayers(v)
+		if err != nil {
+			return nil, fmt.Errorf("build arg %s: %w", MaxLayersArg, err)
+		}
+		r.maxLayers = n
+	}
 	return r, nil
+}
+
+// MaxLayersArg is the build arg that sets the closure's layer budget, over
+// a LAYERS line.
+const MaxLayersArg = "NIXFILE_LAYERS"
+
+// maxLayersLimit keeps room under overlayfs' 127 layers for the image's
+// own layers and images built on top.
+const maxLayersLimit = 120
+
+func parseMaxLayers(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLayersLimit {
+		return 0, fmt.Errorf("%q is not a layer budget: give a number from 1 to %d", v, maxLayersLimit)
+	}
+	return n, nil
 }
 
 var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|[0-9]+)$`)

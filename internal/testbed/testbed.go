@@ -8,8 +8,10 @@ package testbed
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +30,9 @@ type Bed struct {
 	Registry string
 	// TestPkgs is the directory of the test package set.
 	TestPkgs string
+	// BuildkitdConfig is the bed daemon's config, for tests that start a
+	// daemon of their own on a fresh state.
+	BuildkitdConfig string
 }
 
 const startHint = `start the test bed: hack/testbed up && eval "$(hack/testbed env)"`
@@ -45,6 +50,8 @@ func Require(t testing.TB) *Bed {
 		NixImage:      os.Getenv("NIXFILE_NIX_IMAGE"),
 		Registry:      os.Getenv("NIXFILE_REGISTRY"),
 		TestPkgs:      os.Getenv("NIXFILE_TESTPKGS"),
+
+		BuildkitdConfig: os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
 	}
 	missing := b.BuildkitHost == "" || b.FrontendImage == "" || b.NixImage == "" || b.TestPkgs == ""
 	if !missing {
@@ -87,4 +94,51 @@ func (b *Bed) Client(t testing.TB) *client.Client {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// FreshDaemon starts a buildkitd of its own on an empty state, with the
+// bed's config (registry mirror included); it stops when the test ends.
+// It returns the daemon's address.
+func (b *Bed) FreshDaemon(t testing.TB) string {
+	t.Helper()
+	if b.BuildkitdConfig == "" {
+		fail(t, "NIXFILE_BUILDKITD_CONFIG is not set; %s", startHint)
+	}
+	dir, err := os.MkdirTemp("", "nixfile-bk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "unix://" + filepath.Join(dir, "buildkitd.sock")
+	cmd := exec.Command("buildkitd", "--config", b.BuildkitdConfig, "--root", filepath.Join(dir, "root"),
+		"--addr", addr, "--oci-worker=true", "--containerd-worker=false")
+	logf, err := os.Create(filepath.Join(dir, "buildkitd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting a fresh buildkitd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = cmd.Process.Wait()
+		logf.Close()
+		_ = exec.Command("rm", "-rf", dir).Run()
+	})
+	for i := 0; i < 100; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := client.New(ctx, addr)
+		if err == nil {
+			_, err = c.ListWorkers(ctx)
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return addr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "buildkitd.log"))
+	t.Fatalf("the fresh buildkitd did not start:\n%s", log)
+	return ""
 }

@@ -36,6 +36,8 @@ type buildOpts struct {
 	// run commands in the built image, through BuildKit, after the build;
 	// nil args run the image's entrypoint and cmd.
 	run [][]string
+	// addr is another daemon to build on; empty is the bed's.
+	addr string
 }
 
 // image is a built image, read back from its OCI export.
@@ -49,6 +51,8 @@ type image struct {
 	// its cache; log is what the steps printed.
 	cached map[string]bool
 	log    string
+	// digest is the image manifest's digest.
+	digest string
 }
 
 type fileEntry struct {
@@ -97,6 +101,13 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := bed.Client(t)
+	if opt.addr != "" {
+		var err error
+		if c, err = client.New(ctx, opt.addr); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 	fs, err := fsutil.NewFS(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +230,7 @@ func readOCI(t *testing.T, tarPath string) *image {
 			modTime: h.ModTime, mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
 		}
 	}
-	return &image{img: img, config: cfg, files: files}
+	return &image{img: img, config: cfg, files: files, digest: im.Manifests[0].Digest.String()}
 }
 
 // storeEntries lists the top-level entries of /nix/store in the image.
