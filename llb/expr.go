@@ -63,7 +63,13 @@ func (i Installable) String() string {
 	attr := FormatAttrPath(i.Attr)
 	switch i.Kind {
 	case FlakeOutput:
-		return strings.TrimPrefix(i.Flake, "path:"+ContextMount+"/") + "#" + attr
+		ref := i.Flake
+		if ref == "path:"+ContextMount {
+			ref = "."
+		} else if rel, ok := strings.CutPrefix(ref, "path:"+ContextMount+"/"); ok {
+			ref = "./" + rel
+		}
+		return ref + "#" + attr
 	case File:
 		if attr == "" {
 			return i.Path

@@ -146,7 +146,8 @@ func TestInstallableString(t *testing.T) {
 		{in: Installable{Kind: Attr, Attr: []string{"python3Packages", "requests"}}, want: "python3Packages.requests"},
 		{in: Installable{Kind: Attr, Attr: []string{"a", "b.c"}}, want: `a."b.c"`},
 		{in: Installable{Kind: FlakeOutput, Flake: "github:owner/repo", Attr: []string{"tool"}}, want: "github:owner/repo#tool"},
-		{in: Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("./sub"), Attr: []string{"x"}}, want: "sub#x"},
+		{in: Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("./sub"), Attr: []string{"x"}}, want: "./sub#x"},
+		{in: Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("."), Attr: []string{"app"}}, want: ".#app"},
 		{in: Installable{Kind: File, Path: "default.nix"}, want: "default.nix"},
 		{in: Installable{Kind: File, Path: "pkgs/app.nix", Attr: []string{"app", "bin"}}, want: "pkgs/app.nix:app.bin"},
 	}

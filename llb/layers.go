@@ -3,6 +3,7 @@ package nixllb
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
@@ -121,4 +122,26 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// LayerHistory describes each layer CopyClosure makes, in order, for the
+// image's history: the store path, or the paths a shared layer holds.
+func LayerHistory(c *Closure, max int) []string {
+	var out []string
+	for _, g := range LayerGroups(c, max) {
+		if len(g) == 1 {
+			out = append(out, g[0])
+			continue
+		}
+		shown := g
+		if len(shown) > 8 {
+			shown = shown[:8]
+		}
+		d := fmt.Sprintf("%d store paths: %s", len(g), strings.Join(shown, " "))
+		if len(g) > len(shown) {
+			d += " ..."
+		}
+		out = append(out, d)
+	}
+	return out
 }

@@ -71,6 +71,20 @@ const (
 	MetaGroups = "groups"
 )
 
+// Secrets are the build secret ids (--secret id=...) the nix stage uses
+// when given: SecretNetrc for private substituters and fetchers,
+// SecretAccessTokens for private flake inputs.
+var Secrets = []string{SecretNetrc, SecretAccessTokens}
+
+const (
+	// SecretNetrc is a netrc file, nix's netrc-file.
+	SecretNetrc = "netrc"
+	// SecretAccessTokens is nix's access-tokens value, e.g.
+	// "github.com=ghp_...".
+	SecretAccessTokens = "nix-access-tokens"
+	secretDir          = "/run/secrets"
+)
+
 const (
 	exprMount    = "/nixfile/expr"
 	metaMount    = "/nixfile/out"
@@ -118,6 +132,11 @@ func NewStage(spec StageSpec) Stage {
 		opts := []llb.RunOption{
 			llb.AddMount(exprMount, exprState, llb.Readonly),
 			llb.AddEnv("NIXFILE_SYSTEM", spec.System),
+		}
+		// Secrets are mounted, never copied: they are in no layer, no cache
+		// key and no cache.
+		for _, id := range Secrets {
+			opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
 		}
 		opts = append(opts, storeMount...)
 		if spec.Context != nil {
@@ -183,6 +202,14 @@ func describeSet(set *PackageSet) string {
 const scriptPrelude = `set -eu
 NIX_CONFIG="${NIX_CONFIG:-}
 ` + nixConfig + `"
+if [ -f ` + secretDir + `/` + SecretNetrc + ` ]; then
+  NIX_CONFIG="$NIX_CONFIG
+netrc-file = ` + secretDir + `/` + SecretNetrc + `"
+fi
+if [ -f ` + secretDir + `/` + SecretAccessTokens + ` ]; then
+  NIX_CONFIG="$NIX_CONFIG
+access-tokens = $(cat ` + secretDir + `/` + SecretAccessTokens + `)"
+fi
 export NIX_CONFIG
 out=` + metaMount + `
 logged() {

@@ -72,7 +72,9 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	r, err := resolve(f, opt, "")
+	// PATH is known only once the closure is: the usual directories stand
+	// in for it here, where nothing that reaches the image is expanded.
+	r, err := resolve(f, opt, defaultPath)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +180,8 @@ type Result struct {
 // Nixfile's COPYs on top, and the image config. closure is nil when the
 // plan has no nix stage.
 func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
-	if p.Stage != nil && closure == nil {
-		return nil, fmt.Errorf("internal error: the nix stage ran but no closure was given")
+	if (p.Stage != nil) != (closure != nil) {
+		return nil, fmt.Errorf("internal error: a closure is given if and only if the plan has a nix stage")
 	}
 	basePath := imagePath(closure)
 	r, err := resolve(p.file, p.opt, basePath)
@@ -204,12 +206,22 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		return nil, r.blame(err)
 	}
 
-	var layers []llb.State
+	// The history is made here, a line a layer, rather than left to the
+	// exporter, whose descriptions differ when layers come from an imported
+	// cache: the same image must have the same digest either way.
+	var (
+		layers  []llb.State
+		history []string
+	)
 	if closure != nil {
 		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers}))
+		for _, h := range nixllb.LayerHistory(closure, r.maxLayers) {
+			history = append(history, "nix: "+h)
+		}
 	}
 	if len(entries) > 0 {
 		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links"))
+		history = append(history, "nixfile: rootfs defaults (ROOTFS)")
 	}
 	st := llb.Scratch()
 	switch len(layers) {
@@ -223,15 +235,19 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		if st, err = p.copyFromContext(st, c, accts, epoch); err != nil {
 			return nil, err
 		}
+		history = append(history, "nixfile: "+c.text)
 	}
 	img := imageFor(p.opt.platform(), r.config, basePath, rootEnv, p.opt.Epoch)
+	for _, h := range history {
+		img.History = append(img.History, ocispecs.History{Created: &epoch, CreatedBy: h, Comment: "nixfile"})
+	}
 	return &Result{State: st, Image: img, Epoch: epoch}, nil
 }
 
 // copyFromContext copies a COPY's sources onto a staging state, then onto
 // the image in one directory copy stamped with the epoch: every file and
 // directory it adds has a fixed time, and directories it reaches keep theirs.
-func (p *Plan) copyFromContext(st llb.State, c copyOp, accts []account, epoch time.Time) (llb.State, error) {
+func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch time.Time) (llb.State, error) {
 	dest := c.dest
 	if !strings.HasPrefix(dest, "/") {
 		dest = path.Join("/", c.workdir, dest)
@@ -241,20 +257,14 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts []account, epoch ti
 	}
 	owner := &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
 	if c.chown != nil {
-		uid, err := lookupID(accts, c.chown.user, false)
+		uid, err := accts.lookupID(c.chown.user, false)
 		if err != nil {
 			return st, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
 		}
-		gid := uid
+		gid := accts.primaryGID(uid)
 		if c.chown.group != "" {
-			if gid, err = lookupID(accts, c.chown.group, true); err != nil {
+			if gid, err = accts.lookupID(c.chown.group, true); err != nil {
 				return st, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
-			}
-		} else {
-			for _, a := range accts {
-				if a.uid == uid && a.uid >= 0 {
-					gid = a.gid
-				}
 			}
 		}
 		owner = &llb.ChownOpt{User: &llb.UserOpt{UID: uid}, Group: &llb.UserOpt{UID: gid}}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -264,7 +264,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 					return nil, err
 				}
 			}
-			r.config.entrypoint, r.config.hasEntry = args, true
+			r.config.entrypoint, r.config.hasEntry = slices.Clone(args), true
 		case *nixfile.Cmd:
 			args := in.Args
 			if !in.JSON {
@@ -273,7 +273,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 					return nil, err
 				}
 			}
-			r.config.cmd, r.config.hasCmd = args, true
+			r.config.cmd, r.config.hasCmd = slices.Clone(args), true
 		case *nixfile.Workdir:
 			v, err := word(in, in.Path)
 			if err != nil {
@@ -408,7 +408,8 @@ func normalizePort(p string) (string, error) {
 	if proto == "" {
 		proto = "tcp"
 	}
-	return m[1] + "/" + proto, nil
+	n, _ := strconv.Atoi(m[1])
+	return strconv.Itoa(n) + "/" + proto, nil
 }
 
 // contextRelative checks that p names something inside the build context.
@@ -522,11 +523,4 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 		ref = nixllb.ContextFlakeRef(rel)
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
-}
-
-// sortedStrings returns a sorted copy.
-func sortedStrings(in []string) []string {
-	out := append([]string(nil), in...)
-	sort.Strings(out)
-	return out
 }

@@ -32,80 +32,110 @@ const (
 	caCertificates = "/etc/ssl/certs/ca-certificates.crt"
 )
 
-// account is a passwd entry with its group.
+// account is a passwd entry; group is a group entry.
 type account struct {
-	name, group string
-	uid, gid    int
-	home        string
+	name     string
+	uid, gid int
+	home     string
 }
 
-// accounts are root and nobody, plus the USER's user and group.
-func accounts(user string) ([]account, error) {
-	base := []account{
-		{name: "root", group: "root", uid: 0, gid: 0, home: "/root"},
-		{name: "nobody", group: "nobody", uid: 65534, gid: 65534, home: "/var/empty"},
+type groupEntry struct {
+	name string
+	gid  int
+}
+
+// accountsDB is what /etc/passwd and /etc/group hold.
+type accountsDB struct {
+	users  []account
+	groups []groupEntry
+}
+
+func (db *accountsDB) user(s string) int {
+	for i, u := range db.users {
+		if u.name == s || strconv.Itoa(u.uid) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (db *accountsDB) group(s string) int {
+	for i, g := range db.groups {
+		if g.name == s || strconv.Itoa(g.gid) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// accounts are root and nobody, plus the USER's user and group: a name
+// gets uid 1000, a number that uid under the name "user"; a group that is
+// not there is added, named as given or, for a number, after the user.
+func accounts(user string) (*accountsDB, error) {
+	db := &accountsDB{
+		users:  []account{{name: "root", uid: 0, gid: 0, home: "/root"}, {name: "nobody", uid: 65534, gid: 65534, home: "/var/empty"}},
+		groups: []groupEntry{{name: "root", gid: 0}, {name: "nobody", gid: 65534}},
 	}
 	if user == "" {
-		return base, nil
+		return db, nil
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
-	find := func(s string) *account {
-		for i := range base {
-			if base[i].name == s || strconv.Itoa(base[i].uid) == s {
-				return &base[i]
+	idx := db.user(u)
+	if idx < 0 {
+		a := account{uid: 1000, gid: 1000}
+		if id, err := strconv.Atoi(u); err == nil {
+			if id < 0 {
+				return nil, fmt.Errorf("USER: invalid uid %d", id)
 			}
-		}
-		return nil
-	}
-	a := account{uid: 1000, gid: 1000}
-	if existing := find(u); existing != nil {
-		if !hasGroup {
-			return base, nil
-		}
-		a = *existing
-	} else if id, err := strconv.Atoi(u); err == nil {
-		if id < 0 {
-			return nil, fmt.Errorf("USER: invalid uid %d", id)
-		}
-		a.uid, a.gid, a.name = id, id, "user"
-	} else {
-		if !validName(u) {
+			a.name, a.uid, a.gid = "user", id, id
+		} else if !validName(u) {
 			return nil, fmt.Errorf("USER: invalid user name %q", u)
+		} else {
+			a.name = u
 		}
-		a.name = u
-	}
-	a.group = a.name
-	if hasGroup {
-		switch gr := find(g); {
-		case gr != nil:
-			a.group, a.gid = gr.group, gr.gid
-		default:
-			if id, err := strconv.Atoi(g); err == nil {
-				if id < 0 {
-					return nil, fmt.Errorf("USER: invalid gid %d", id)
+		a.home = "/home/" + a.name
+		db.users = append(db.users, a)
+		idx = len(db.users) - 1
+		if !hasGroup {
+			g, hasGroup = a.name, true
+			if db.group(g) >= 0 || db.group(strconv.Itoa(a.gid)) >= 0 {
+				// A user named like a group that is there joins it.
+				if gi := db.group(g); gi >= 0 {
+					db.users[idx].gid = db.groups[gi].gid
 				}
-				a.gid = id
-			} else if !validName(g) {
-				return nil, fmt.Errorf("USER: invalid group name %q", g)
-			} else {
-				a.group = g
+				return db, nil
 			}
+			db.groups = append(db.groups, groupEntry{name: g, gid: a.gid})
+			return db, nil
 		}
 	}
-	if find(a.name) != nil {
-		// root or nobody with another group: keep the account, change the group.
-		for i := range base {
-			if base[i].name == a.name {
-				base[i].gid, base[i].group = a.gid, a.group
-			}
-		}
-		if a.gid == 0 || a.gid == 65534 {
-			return base, nil
-		}
-		return append(base, account{group: a.group, gid: a.gid, uid: -1}), nil
+	if !hasGroup {
+		return db, nil
 	}
-	a.home = "/home/" + a.name
-	return append(base, a), nil
+	if gi := db.group(g); gi >= 0 {
+		db.users[idx].gid = db.groups[gi].gid
+		return db, nil
+	}
+	ng := groupEntry{gid: db.users[idx].gid}
+	if id, err := strconv.Atoi(g); err == nil {
+		if id < 0 {
+			return nil, fmt.Errorf("USER: invalid gid %d", id)
+		}
+		ng.gid, ng.name = id, db.users[idx].name
+		if db.group(ng.name) >= 0 {
+			ng.name = "group" + g
+		}
+	} else if !validName(g) {
+		return nil, fmt.Errorf("USER: invalid group name %q", g)
+	} else {
+		ng.name = g
+		if db.group(strconv.Itoa(ng.gid)) >= 0 {
+			ng.gid = 1000
+		}
+	}
+	db.groups = append(db.groups, ng)
+	db.users[idx].gid = ng.gid
+	return db, nil
 }
 
 func validName(s string) bool {
@@ -123,46 +153,52 @@ func validName(s string) bool {
 	return true
 }
 
-// lookupID resolves a COPY --chown name against the image's accounts.
-func lookupID(accts []account, s string, group bool) (int, error) {
+// lookupID resolves a COPY --chown user or group against the image's
+// accounts; numbers need not be there.
+func (db *accountsDB) lookupID(s string, isGroup bool) (int, error) {
 	if id, err := strconv.Atoi(s); err == nil && id >= 0 {
 		return id, nil
 	}
 	var names []string
-	for _, a := range accts {
-		n, id := a.name, a.uid
-		if group {
-			n, id = a.group, a.gid
+	if isGroup {
+		if i := db.group(s); i >= 0 {
+			return db.groups[i].gid, nil
 		}
-		if n == s {
-			return id, nil
+		for _, g := range db.groups {
+			names = append(names, g.name)
 		}
-		if n != "" {
-			names = append(names, n)
-		}
+		return 0, fmt.Errorf("unknown group %q; the image has %s", s, strings.Join(names, ", "))
 	}
-	what := "user"
-	if group {
-		what = "group"
+	if i := db.user(s); i >= 0 {
+		return db.users[i].uid, nil
 	}
-	return 0, fmt.Errorf("unknown %s %q; the image has %s", what, s, strings.Join(names, ", "))
+	for _, u := range db.users {
+		names = append(names, u.name)
+	}
+	return 0, fmt.Errorf("unknown user %q; the image has %s", s, strings.Join(names, ", "))
 }
 
-func passwdFiles(accts []account) (passwd, group string) {
+// primaryGID is the group of a uid that is in the image, else the uid.
+func (db *accountsDB) primaryGID(uid int) int {
+	for _, u := range db.users {
+		if u.uid == uid {
+			return u.gid
+		}
+	}
+	return uid
+}
+
+func (db *accountsDB) files() (passwd, groupFile string) {
 	var p, g strings.Builder
-	seenGroup := map[int]bool{}
-	for _, a := range accts {
-		if a.uid >= 0 {
-			shell := "/bin/sh"
-			if a.uid == 65534 {
-				shell = "/sbin/nologin"
-			}
-			fmt.Fprintf(&p, "%s:x:%d:%d:%s:%s:%s\n", a.name, a.uid, a.gid, a.name, a.home, shell)
+	for _, a := range db.users {
+		shell := "/bin/sh"
+		if a.uid == 65534 {
+			shell = "/sbin/nologin"
 		}
-		if !seenGroup[a.gid] {
-			seenGroup[a.gid] = true
-			fmt.Fprintf(&g, "%s:x:%d:\n", a.group, a.gid)
-		}
+		fmt.Fprintf(&p, "%s:x:%d:%d:%s:%s:%s\n", a.name, a.uid, a.gid, a.name, a.home, shell)
+	}
+	for _, gr := range db.groups {
+		fmt.Fprintf(&g, "%s:x:%d:\n", gr.name, gr.gid)
 	}
 	return p.String(), g.String()
 }
@@ -178,7 +214,7 @@ services: files
 
 // rootfsEntries are the files an image gets besides its closure and its
 // COPYs, and the env they need.
-func rootfsEntries(opt rootfsOptions, c *nixllb.Closure, accts []account, meta *llb.State) ([]nixllb.Entry, []string, error) {
+func rootfsEntries(opt rootfsOptions, c *nixllb.Closure, accts *accountsDB, meta *llb.State) ([]nixllb.Entry, []string, error) {
 	var (
 		entries []nixllb.Entry
 		env     []string
@@ -190,12 +226,12 @@ func rootfsEntries(opt rootfsOptions, c *nixllb.Closure, accts []account, meta *
 		entries = append(entries, nixllb.Entry{Path: p, Kind: nixllb.SymlinkEntry, Target: target})
 	}
 	if opt.users {
-		passwd, group := passwdFiles(accts)
+		passwd, group := accts.files()
 		file("/etc/passwd", passwd, 0o644)
 		file("/etc/group", group, 0o644)
 		file("/etc/nsswitch.conf", nsswitch, 0o644)
-		for _, a := range accts {
-			if a.uid < 0 || a.home == "" || a.home == "/var/empty" {
+		for _, a := range accts.users {
+			if a.home == "" || a.home == "/var/empty" {
 				continue
 			}
 			mode := 0o755

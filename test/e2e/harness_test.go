@@ -23,6 +23,8 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/nixfile/nixfile/frontend/builder"
 	"github.com/nixfile/nixfile/internal/testbed"
@@ -38,6 +40,10 @@ type buildOpts struct {
 	run [][]string
 	// addr is another daemon to build on; empty is the bed's.
 	addr string
+	// secrets are --secret id=... values.
+	secrets map[string][]byte
+	// cacheTo and cacheFrom are --cache-to and --cache-from.
+	cacheTo, cacheFrom []client.CacheOptionsEntry
 }
 
 // image is a built image, read back from its OCI export.
@@ -158,9 +164,16 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 			}
 		}
 	}()
+	var sessionAttachables []session.Attachable
+	if opt.secrets != nil {
+		sessionAttachables = append(sessionAttachables, secretsprovider.FromMap(opt.secrets))
+	}
 	_, err = c.Build(ctx, client.SolveOpt{
 		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
 		FrontendAttrs: attrs,
+		Session:       sessionAttachables,
+		CacheExports:  opt.cacheTo,
+		CacheImports:  opt.cacheFrom,
 		Exports: []client.ExportEntry{{
 			Type:   client.ExporterOCI,
 			Output: func(map[string]string) (io.WriteCloser, error) { return os.Create(ociPath) },

@@ -1,0 +1,234 @@
+package nixfile2llb_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// update reports whether to rewrite the golden files:
+//
+//	go test ./frontend/nixfile2llb/ -run TestImageConfig -update
+//
+// The package's internal tests are linked into the same binary: if they
+// define -update too, it is reused rather than defined twice.
+var update = func() func() bool {
+	if f := flag.Lookup("update"); f != nil {
+		return func() bool { return f.Value.String() == "true" }
+	}
+	b := flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+	return func() bool { return *b }
+}()
+
+// configClosure is the closure every golden config is assembled with:
+// hello and busybox have a bin directory, glibc is a dependency.
+func configClosure(t *testing.T) *nixllb.Closure {
+	return closureOf(t, []string{"hello-2.12.1", "busybox-1.36.1"}, []string{"glibc-2.39-52"},
+		[]string{"hello-2.12.1", "busybox-1.36.1"})
+}
+
+// TestImageConfig assembles Nixfiles with a fixed closure and compares the
+// image config with testdata/config/NAME.golden.
+func TestImageConfig(t *testing.T) {
+	epoch := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	arm64 := &ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	tests := []struct {
+		// name is the golden file's name.
+		name      string
+		nixfile   string
+		buildArgs map[string]string
+		platform  *ocispecs.Platform
+		epoch     *time.Time
+	}{
+		{
+			name:    "minimal",
+			nixfile: "PACKAGES hello busybox\n",
+		},
+		{
+			name:    "no_packages",
+			nixfile: "ENV A=b\n",
+		},
+		{
+			name: "env",
+			nixfile: "PACKAGES hello busybox\n" +
+				"ENV LANG=C.UTF-8 APP_HOME=/srv/app\n" +
+				"ENV PATH=$APP_HOME/bin:$PATH\n" +
+				"ENV GREETING hello   world\n" +
+				"ENV B=$LANG-${UNSET:-none} LANG=C\n",
+		},
+		{
+			name: "entrypoint_cmd_json",
+			nixfile: "PACKAGES hello\n" +
+				"ARG NAME=world\n" +
+				`ENTRYPOINT ["hello", "--greeting", "hi $NAME"]` + "\n" +
+				`CMD ["--verbose"]` + "\n",
+		},
+		{
+			name: "entrypoint_cmd_plain",
+			nixfile: "PACKAGES hello\n" +
+				"ARG NAME=world\n" +
+				`ENTRYPOINT hello --greeting "hi $NAME"` + "\n" +
+				`CMD a 'b c' $NAME` + "\n",
+		},
+		{
+			name: "entrypoint_cmd_last_wins",
+			nixfile: "PACKAGES hello\n" +
+				`ENTRYPOINT ["a"]` + "\n" +
+				`CMD ["x"]` + "\n" +
+				`ENTRYPOINT ["b"]` + "\n" +
+				"CMD []\n",
+		},
+		{
+			name:    "workdir_relative_after_absolute",
+			nixfile: "PACKAGES hello\nWORKDIR /srv\nWORKDIR app\n",
+		},
+		{
+			name:    "workdir_dotdot",
+			nixfile: "PACKAGES hello\nWORKDIR /srv/app\nWORKDIR ../data/./x\n",
+		},
+		{
+			name:    "user",
+			nixfile: "PACKAGES hello\nUSER 65534:65534\n",
+		},
+		{
+			name:    "expose",
+			nixfile: "PACKAGES hello\nEXPOSE 80 53/udp\nEXPOSE 443/TCP 80\n",
+		},
+		{
+			name: "label",
+			nixfile: "PACKAGES hello\n" +
+				"ARG VERSION=1.0\n" +
+				`LABEL org.opencontainers.image.source="https://example.com/repo" version=$VERSION` + "\n" +
+				`LABEL "with space"=x version=2.0` + "\n",
+		},
+		{
+			name:    "volume",
+			nixfile: "PACKAGES hello\nVOLUME /var/lib/app /x/../y\nVOLUME [\"/json/path\"]\n",
+		},
+		{
+			name:    "stopsignal",
+			nixfile: "PACKAGES hello\nSTOPSIGNAL SIGRTMIN+3\n",
+		},
+		{
+			name: "args_defaults",
+			nixfile: "PACKAGES hello\n" +
+				"ARG VERSION=24.05\n" +
+				"ARG CHANNEL=nixos-${VERSION}\n" +
+				"LABEL channel=$CHANNEL\n",
+		},
+		{
+			name: "args_build_arg",
+			nixfile: "PACKAGES hello\n" +
+				"ARG VERSION=24.05\n" +
+				"ARG CHANNEL=nixos-${VERSION}\n" +
+				"LABEL channel=$CHANNEL\n",
+			buildArgs: map[string]string{"VERSION": "23.11"},
+		},
+		{
+			// A build arg is a variable only after its ARG, an undeclared
+			// one never, and an empty one is taken literally.
+			name: "args_scope",
+			nixfile: "PACKAGES hello\n" +
+				"LABEL before=${EARLY:-unset}\n" +
+				"ARG EARLY\n" +
+				"ARG EMPTY=default\n" +
+				"LABEL after=$EARLY undeclared=${UNDECLARED:-unset} empty=${EMPTY-unset}\n",
+			buildArgs: map[string]string{"EARLY": "x", "UNDECLARED": "y", "EMPTY": ""},
+		},
+		{
+			name: "args_automatic",
+			nixfile: "PACKAGES hello\n" +
+				"LABEL early=${TARGETARCH:-undeclared}\n" +
+				"ARG TARGETARCH\n" +
+				"ARG NIX_SYSTEM\n" +
+				"ARG TARGETPLATFORM\n" +
+				"ARG TARGETOS\n" +
+				"ARG TARGETVARIANT\n" +
+				"LABEL arch=$TARGETARCH system=$NIX_SYSTEM platform=$TARGETPLATFORM os=$TARGETOS variant=${TARGETVARIANT-unset}\n",
+		},
+		{
+			name: "args_automatic_arm64",
+			nixfile: "PACKAGES hello\n" +
+				"ARG TARGETARCH\n" +
+				"ARG NIX_SYSTEM\n" +
+				"LABEL arch=$TARGETARCH system=$NIX_SYSTEM\n",
+			platform: arm64,
+		},
+		{
+			// The automatic value beats an ARG default; a --build-arg
+			// beats both.
+			name: "args_automatic_overridden",
+			nixfile: "PACKAGES hello\n" +
+				"ARG TARGETARCH=amd64\n" +
+				"ARG NIX_SYSTEM=x86_64-linux\n" +
+				"LABEL arch=$TARGETARCH system=$NIX_SYSTEM\n",
+			buildArgs: map[string]string{"NIX_SYSTEM": "custom"},
+			platform:  arm64,
+		},
+		{
+			name:    "epoch",
+			nixfile: "PACKAGES hello\n",
+			epoch:   &epoch,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := nixfile2llb.ConvertOpt{BuildArgs: tt.buildArgs, TargetPlatform: tt.platform, Epoch: tt.epoch}
+			plan := newPlan(t, tt.nixfile, opt)
+			var closure *nixllb.Closure
+			if plan.Stage != nil {
+				closure = configClosure(t)
+			}
+			res, err := plan.Assemble(closure)
+			if err != nil {
+				t.Fatalf("Assemble: %v", err)
+			}
+			cfg := res.Image
+
+			switch {
+			case tt.epoch == nil && cfg.Created != nil:
+				t.Errorf("Created = %v without an epoch, want none", cfg.Created)
+			case tt.epoch != nil && (cfg.Created == nil || !cfg.Created.Equal(*tt.epoch)):
+				t.Errorf("Created = %v, want the epoch %v", cfg.Created, tt.epoch)
+			}
+			wantArch := "amd64"
+			if tt.platform != nil {
+				wantArch = tt.platform.Architecture
+			}
+			if cfg.OS != "linux" || cfg.Architecture != wantArch {
+				t.Errorf("platform %s/%s, want linux/%s", cfg.OS, cfg.Architecture, wantArch)
+			}
+
+			got, err := json.MarshalIndent(cfg, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("testdata", "config", tt.name+".golden")
+			if update() {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("image config differs from %s (run with -update to rewrite it):\n got: %s\nwant: %s", golden, got, want)
+			}
+		})
+	}
+}

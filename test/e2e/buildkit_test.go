@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client"
+	"github.com/nixfile/nixfile/internal/testbed"
+)
+
+// A secret reaches the nix stage, and never any layer or the build cache.
+func TestSecretsReachNixButNoLayer(t *testing.T) {
+	bed := testbed.Require(t)
+	value := "machine cache.example.invalid login nixfile password s3cr3t-" + nonce(t)
+	token := "github.com=ghp_" + nonce(t)
+	addr := bed.FreshDaemon(t)
+	dir := writeContext(t, map[string]string{
+		"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n",
+		// Evaluation sees whether the secrets are there, and says so in a
+		// package name; their contents go nowhere.
+		"seen.nix": `{ busybox, system }:
+let
+  seen = f: if builtins.pathExists f then "yes" else "no";
+  name = "secrets-netrc-${seen /run/secrets/netrc}-tokens-${seen /run/secrets/nix-access-tokens}";
+in derivation { inherit name system; builder = "${busybox}/bin/sh"; args = [ "-c" "echo > $out" ]; }
+`,
+	})
+	img, err := build(t, bed, dir, buildOpts{addr: addr, secrets: map[string][]byte{
+		"netrc": []byte(value), "nix-access-tokens": []byte(token),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyHasSuffix(img.storeEntries(), "-secrets-netrc-yes-tokens-yes") {
+		t.Errorf("the nix stage did not see the secrets: %v", img.storeEntries())
+	}
+	for name, f := range img.files {
+		if bytes.Contains(f.data, []byte(value)) || bytes.Contains(f.data, []byte(token)) {
+			t.Errorf("the image's /%s holds a secret", name)
+		}
+	}
+	// The fresh daemon's whole state: content store, snapshots, cache db.
+	root := filepath.Join(strings.TrimSuffix(strings.TrimPrefix(addr, "unix://"), "/buildkitd.sock"), "root")
+	for _, secret := range []string{value, token} {
+		out, err := exec.Command("grep", "-rlF", "--", secret, root).CombinedOutput()
+		if err == nil {
+			t.Errorf("the build cache holds a secret in:\n%s", out)
+		} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("grep the build cache: %v: %s", err, out)
+		}
+	}
+	// Without the secrets the same Nixfile builds, and nix sees none. (The
+	// file changes: secrets are not part of BuildKit's cache keys, so the
+	// same step would come from the cache, as for a Dockerfile RUN.)
+	dir = writeContext(t, map[string]string{
+		"Nixfile":  "BUILD seen.nix\nPACKAGES busybox\n",
+		"seen.nix": "# without secrets\n" + mustRead(t, filepath.Join(dir, "seen.nix")),
+	})
+	img, err = build(t, bed, dir, buildOpts{addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyHasSuffix(img.storeEntries(), "-secrets-netrc-no-tokens-no") {
+		t.Errorf("the nix stage saw secrets that were not given: %v", img.storeEntries())
+	}
+}
+
+// CI on fresh runners: a build that exports its cache, then the same build
+// on a fresh daemon importing it, runs no nix step and gives the same image.
+func TestCacheExportImportAcrossDaemons(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES greeter tools.greet\nUSER app\nENTRYPOINT [\"greeter\"]\n"})
+	cacheDir := t.TempDir()
+	first, err := build(t, bed, dir, buildOpts{
+		addr:    bed.FreshDaemon(t),
+		cacheTo: []client.CacheOptionsEntry{{Type: "local", Attrs: map[string]string{"dest": cacheDir, "mode": "max"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(cacheDir); len(entries) == 0 {
+		t.Fatal("nothing exported to the cache")
+	}
+	second, err := build(t, bed, dir, buildOpts{
+		addr:      bed.FreshDaemon(t),
+		cacheFrom: []client.CacheOptionsEntry{{Type: "local", Attrs: map[string]string{"src": cacheDir}}},
+		run:       [][]string{nil},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	for name, cached := range second.cached {
+		if strings.HasPrefix(name, "[nix]") {
+			steps++
+			if !cached {
+				t.Errorf("step %q ran on the second daemon", name)
+			}
+		}
+	}
+	if steps == 0 {
+		t.Errorf("no [nix] step seen: %v", second.cached)
+	}
+	if first.digest != second.digest {
+		t.Errorf("the image differs: %s, then %s", first.digest, second.digest)
+		m1, _ := first.img.RawManifest()
+		m2, _ := second.img.RawManifest()
+		c1, _ := first.img.RawConfigFile()
+		c2, _ := second.img.RawConfigFile()
+		t.Logf("manifests:\n%s\n%s\nconfigs:\n%s\n%s", m1, m2, c1, c2)
+	}
+	if o := second.outputs[0]; o.stdout != "greeter says: Hello, world!\n" {
+		t.Errorf("the image printed %q (%v)", o.stdout, o.err)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
