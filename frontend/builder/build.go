@@ -46,7 +46,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc)); err != nil || ok {
+	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src)); err != nil || ok {
 		return res, err
 	}
 

@@ -2,19 +2,28 @@ package builder
 
 import (
 	"context"
+	"errors"
+	"maps"
 
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
+	nixlint "github.com/nixfile/nixfile/frontend/lint"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// subrequests answers --call outline and --call targets. A Nixfile has one
-// target: the image.
-func subrequests(f *nixfile.File, bc *dockerui.Client) dockerui.RequestHandler {
+// subrequests answers --call outline, --call targets and --call check
+// (frontend.lint). A Nixfile has one target: the image.
+func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) dockerui.RequestHandler {
 	return dockerui.RequestHandler{
+		Lint: func(ctx context.Context) (*lint.LintResults, error) {
+			return check(ctx, f, bc, src), nil
+		},
 		Outline: func(ctx context.Context) (*outline.Outline, error) {
 			o := &outline.Outline{Name: "default", Description: "the image built from the Nixfile"}
 			for _, in := range f.Instructions {
@@ -27,6 +36,9 @@ func subrequests(f *nixfile.File, bc *dockerui.Client) dockerui.RequestHandler {
 					arg.Value = *a.Default
 				}
 				o.Args = append(o.Args, arg)
+			}
+			for _, id := range nixllb.Secrets {
+				o.Secrets = append(o.Secrets, outline.Secret{Name: id})
 			}
 			o.Args = append(o.Args, outline.Arg{
 				Name:        nixfile2llb.NixImageArg,
@@ -44,8 +56,71 @@ func subrequests(f *nixfile.File, bc *dockerui.Client) dockerui.RequestHandler {
 }
 
 func location(r nixfile.Range) *pb.Location {
-	return &pb.Location{Ranges: []*pb.Range{{
-		Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
-		End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
-	}}}
+	return &pb.Location{Ranges: pbRanges(r)}
+}
+
+func pbRanges(rs ...nixfile.Range) []*pb.Range {
+	out := []*pb.Range{}
+	for _, r := range rs {
+		out = append(out, &pb.Range{
+			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+		})
+	}
+	return out
+}
+
+// check runs the Nixfile's lint rules, as DockerfileLint does for a
+// Dockerfile: the warnings of frontend/lint, and the first error the build
+// would stop at before running nix, if any. The Nixfile is source 0.
+func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) *lint.LintResults {
+	results := &lint.LintResults{Warnings: []lint.Warning{}}
+	idx := results.AddSource(src.SourceMap)
+	opt := nixlint.Options{BuildArgs: bc.BuildArgs}
+	// --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=RULE,... (dockerui reads it).
+	if lc := bc.LinterConfig; lc != nil {
+		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
+	}
+	for _, w := range nixlint.Check(f, opt) {
+		r := nixlint.RuleByName(w.Rule)
+		results.Warnings = append(results.Warnings, lint.Warning{
+			RuleName:    r.Name,
+			Description: r.Description,
+			URL:         r.Doc,
+			Detail:      w.Message,
+			Location:    &pb.Location{SourceIndex: int32(idx), Ranges: pbRanges(w.Ranges...)},
+		})
+	}
+	if err := buildError(ctx, f, bc); err != nil {
+		be := &lint.BuildError{Message: err.Error(), Location: pb.Location{SourceIndex: int32(idx)}}
+		var le *nixfile.LocationError
+		if errors.As(err, &le) {
+			be.Location.Ranges = pbRanges(append([]nixfile.Range{le.Range}, le.Also...)...)
+		}
+		results.Error = be
+	}
+	return results
+}
+
+// buildError is the first error the build would stop at before it runs
+// nix: the Nixfile expanded and checked for each target platform. Making
+// the plan solves nothing.
+func buildError(ctx context.Context, f *nixfile.File, bc *dockerui.Client) error {
+	if _, err := sourceDateEpoch(bc.BuildArgs); err != nil {
+		return err
+	}
+	platforms := bc.TargetPlatforms
+	if len(platforms) == 0 && len(bc.BuildPlatforms) > 0 {
+		platforms = bc.BuildPlatforms[:1]
+	}
+	if len(platforms) == 0 {
+		platforms = []ocispecs.Platform{{OS: "linux", Architecture: "amd64"}}
+	}
+	for _, p := range platforms {
+		opt := nixfile2llb.ConvertOpt{BuildArgs: maps.Clone(bc.BuildArgs), TargetPlatform: &p}
+		if _, err := nixfile2llb.NewPlan(ctx, f, opt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
