@@ -25,14 +25,18 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) doc
 			return check(ctx, f, bc, src), nil
 		},
 		Outline: func(ctx context.Context) (*outline.Outline, error) {
-			o := &outline.Outline{Name: "default", Description: "the image built from the Nixfile"}
+			o := &outline.Outline{Name: "default", Description: "the image built from the Nixfile", Sources: [][]byte{src.Data}}
+			// The values in effect: --build-arg, else the expanded default.
+			values := nixfile2llb.ArgValues(f, nixfile2llb.ConvertOpt{BuildArgs: bc.BuildArgs})
 			for _, in := range f.Instructions {
 				a, ok := in.(*nixfile.Arg)
 				if !ok {
 					continue
 				}
 				arg := outline.Arg{Name: a.Name, Location: location(nixfile.Location(in))}
-				if a.Default != nil {
+				if v, ok := values[a.Name]; ok {
+					arg.Value = v
+				} else if a.Default != nil {
 					arg.Value = *a.Default
 				}
 				o.Args = append(o.Args, arg)
@@ -43,12 +47,12 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) doc
 			o.Args = append(o.Args, outline.Arg{
 				Name:        nixfile2llb.NixImageArg,
 				Description: "the nix image the nix stage runs on",
-				Value:       nixfile2llb.DefaultNixImage(),
+				Value:       nixfile2llb.NixImageFor(bc.BuildArgs),
 			})
 			return o, nil
 		},
 		ListTargets: func(ctx context.Context) (*targets.List, error) {
-			return &targets.List{Targets: []targets.Target{{
+			return &targets.List{Sources: [][]byte{src.Data}, Targets: []targets.Target{{
 				Name: "default", Default: true, Description: "the image built from the Nixfile",
 			}}}, nil
 		},

@@ -78,10 +78,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{file: f, opt: opt, resolved: r, system: system, NixImage: nixllb.DefaultImage}
-	if v := opt.BuildArgs[NixImageArg]; v != "" {
-		plan.NixImage = v
-	}
+	plan := &Plan{file: f, opt: opt, resolved: r, system: system, NixImage: NixImageFor(opt.BuildArgs)}
 	if opt.Context != nil {
 		plan.context = *opt.Context
 	} else {
@@ -328,3 +325,21 @@ func (r *resolved) blame(err error) error {
 
 // DefaultNixImage is the nix image used without a NIX_IMAGE build arg.
 func DefaultNixImage() string { return nixllb.DefaultImage }
+
+// NixImageFor is the nix image a build with these build args runs on.
+func NixImageFor(buildArgs map[string]string) string {
+	if v := buildArgs[NixImageArg]; v != "" {
+		return v
+	}
+	return nixllb.DefaultImage
+}
+
+// ArgValues are the values the Nixfile's ARGs get with opt's build args, as
+// far as the Nixfile can be expanded (an ARG after an error is missing).
+func ArgValues(f *nixfile.File, opt ConvertOpt) map[string]string {
+	r, err := resolve(f, opt, defaultPath)
+	if err != nil || r == nil {
+		return nil
+	}
+	return r.argValues
+}

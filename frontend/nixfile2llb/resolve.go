@@ -26,6 +26,8 @@ type resolved struct {
 	// rootfsInstr and userInstr are the last ROOTFS and USER, for errors.
 	rootfsInstr nixfile.Instruction
 	userInstr   nixfile.Instruction
+	// argValues are the values the ARGs got.
+	argValues map[string]string
 }
 
 type group struct {
@@ -81,7 +83,7 @@ func (e *env) set(k, v string) {
 // resolve expands a Nixfile for the given build args. basePath is the PATH
 // the image starts with, for ENV PATH=...:$PATH.
 func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
-	r := &resolved{rootfs: defaultRootfs()}
+	r := &resolved{rootfs: defaultRootfs(), argValues: map[string]string{}}
 	vars := &env{vars: map[string]string{}}
 	auto := automaticArgs(opt.platform())
 	lex := shell.NewLex('\\')
@@ -126,6 +128,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 					return nil, err
 				}
 				vars.set(in.Name, v)
+			}
+			if v, ok := vars.Get(in.Name); ok {
+				r.argValues[in.Name] = v
 			}
 		case *nixfile.Nixpkgs:
 			if r.packageSet != nil {

@@ -1,0 +1,51 @@
+# docker buildx bake: the frontend image, its binary, checks, and the
+# examples built with the frontend from this same tree (no registry push:
+# the examples' "nixfile" context is the frontend target).
+
+variable "TAG" {
+  default = "dev"
+}
+
+group "default" {
+  targets = ["frontend"]
+}
+
+target "frontend" {
+  dockerfile = "Dockerfile"
+  target     = "frontend"
+  tags       = ["nixfile/nixfile:${TAG}"]
+  args       = { VERSION = TAG }
+}
+
+target "binaries" {
+  dockerfile = "Dockerfile"
+  target     = "binaries"
+  output     = ["type=local,dest=bin"]
+}
+
+# The short test tier (no daemon needed); hack/test runs every tier.
+target "test" {
+  dockerfile = "Dockerfile"
+  target     = "test"
+  output     = ["type=cacheonly"]
+}
+
+target "validate" {
+  dockerfile = "Dockerfile"
+  target     = "validate"
+  output     = ["type=cacheonly"]
+}
+
+group "examples" {
+  targets = ["example"]
+}
+
+target "example" {
+  name       = "example-${ex}"
+  matrix     = { ex = ["hello", "shell", "webserver", "flake-app", "service"] }
+  context    = "examples/${ex}"
+  dockerfile = "Nixfile"
+  contexts   = { nixfile = "target:frontend" }
+  args       = { BUILDKIT_SYNTAX = "nixfile" }
+  tags       = ["nixfile-examples/${ex}:${TAG}"]
+}
