@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixfile/nixfile/internal/testbed"
+)
+
+// docker buildx bake builds the frontend image from this tree (the
+// Dockerfile, on the bed's golang image) and the examples with it, with no
+// registry push in between.
+func TestBakeBuildsTheFrontendAndExamples(t *testing.T) {
+	testbed.Require(t)
+	out := t.TempDir()
+	argv := append(buildxCommand(t), "bake",
+		"--builder", os.Getenv("BUILDX_BUILDER"),
+		"--progress", "plain",
+		"--provenance=false",
+		"--allow=fs.write="+out,
+		"-f", filepath.Join(testbed.RepoRoot(), "docker-bake.hcl"),
+		"--set", "example-hello.output=type=oci,dest="+filepath.Join(out, "hello.tar"),
+		"--set", "example-shell.output=type=oci,dest="+filepath.Join(out, "shell.tar"),
+		"--set", "frontend.output=type=oci,dest="+filepath.Join(out, "frontend.tar"),
+		"frontend", "example-hello", "example-shell")
+	r := runCLI(t, testbed.RepoRoot(), argv...)
+	// The examples ran the frontend target, not the image their syntax
+	// line names in a registry.
+	if strings.Contains(r.stderr, "docker.io/nixfile/nixfile") {
+		t.Errorf("an example resolved its frontend from a registry:\n%s", tail(r.stderr, 60))
+	}
+
+	fe := readOCI(t, filepath.Join(out, "frontend.tar"))
+	if ep := fe.config.Config.Entrypoint; len(ep) != 1 || ep[0] != "/frontend" {
+		t.Errorf("the frontend image's entrypoint is %v", ep)
+	}
+	if fe.config.Config.Labels["moby.buildkit.frontend.network.none"] != "true" ||
+		!strings.Contains(fe.config.Config.Labels["moby.buildkit.frontend.caps"], "moby.buildkit.frontend.subrequests") {
+		t.Errorf("the frontend image lacks the labels BuildKit reads: %v", fe.config.Config.Labels)
+	}
+	if f, ok := fe.files["frontend"]; !ok || f.mode&0o111 == 0 {
+		t.Errorf("the frontend image has no executable /frontend")
+	}
+
+	hello := readOCI(t, filepath.Join(out, "hello.tar"))
+	if !anyHasSuffix(hello.storeEntries(), "-hello") {
+		t.Errorf("the hello example lacks hello: %v", hello.storeEntries())
+	}
+	if ep := hello.config.Config.Entrypoint; len(ep) == 0 || ep[0] != "hello" {
+		t.Errorf("the hello example's entrypoint is %v", ep)
+	}
+	shell := readOCI(t, filepath.Join(out, "shell.tar"))
+	if _, ok := shell.files["bin/sh"]; !ok {
+		t.Errorf("the shell example has no /bin/sh")
+	}
+}
