@@ -126,3 +126,55 @@ func mustRead(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// The nix image comes from a named context when the build has one, as
+// --build-context nixos/nix=docker-image://... gives; the NIX_IMAGE build
+// arg names another image.
+func TestNixImageFromNamedContextOrBuildArg(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\nENTRYPOINT [\"hello\"]\n"})
+	tests := []struct {
+		name  string
+		attrs map[string]string
+		want  string // a step name the build must show
+	}{
+		{
+			name: "named context",
+			attrs: map[string]string{
+				// This tag exists nowhere: only the named context can serve it.
+				"build-arg:NIX_IMAGE": "docker.io/nixos/nix:no-such-tag",
+				"context:nixos/nix":   "docker-image://" + bed.NixImage,
+			},
+			want: "[context nixos/nix",
+		},
+		{
+			name:  "build arg",
+			attrs: map[string]string{"build-arg:NIX_IMAGE": bed.NixImage},
+			want:  "load metadata for " + bed.NixImage,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := build(t, bed, dir, buildOpts{attrs: tc.attrs, run: [][]string{nil}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o := img.outputs[0]; o.stdout != "Hello, world!\n" {
+				t.Errorf("the image printed %q (%v)", o.stdout, o.err)
+			}
+			found := false
+			for name := range img.cached {
+				found = found || strings.Contains(name, tc.want)
+			}
+			if !found {
+				t.Errorf("no step %q among %v", tc.want, img.cached)
+			}
+		})
+	}
+	t.Run("an unknown image fails naming it", func(t *testing.T) {
+		_, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"build-arg:NIX_IMAGE": "docker.io/nixos/nix:no-such-tag"}})
+		if err == nil || !strings.Contains(err.Error(), "nixos/nix:no-such-tag") {
+			t.Errorf("want an error naming the image, got %v", err)
+		}
+	})
+}
