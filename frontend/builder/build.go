@@ -49,6 +49,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src)); err != nil || ok {
 		return res, err
 	}
+	warnChecks(ctx, f, bc, src)
 
 	epoch, err := sourceDateEpoch(bc.BuildArgs)
 	if err != nil {

@@ -3,9 +3,11 @@ package builder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
@@ -104,6 +106,28 @@ func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *docke
 		results.Error = be
 	}
 	return results
+}
+
+// warnChecks shows the checks' warnings during a normal build, as BuildKit
+// does for a Dockerfile: buildx prints them with their lines at the end.
+func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) {
+	opt := nixlint.Options{BuildArgs: bc.BuildArgs}
+	if lc := bc.LinterConfig; lc != nil {
+		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
+	}
+	for _, w := range nixlint.Check(f, opt) {
+		r := nixlint.RuleByName(w.Rule)
+		line := 0
+		if len(w.Ranges) > 0 {
+			line = w.Ranges[0].Start.Line
+		}
+		src.Warn(ctx, fmt.Sprintf("%s: %s (line %d)", r.Name, w.Message, line), client.WarnOpts{
+			Level:  1,
+			Range:  pbRanges(w.Ranges...),
+			Detail: [][]byte{[]byte(r.Description)},
+			URL:    r.Doc,
+		})
+	}
 }
 
 // buildError is the first error the build would stop at before it runs

@@ -202,6 +202,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	if err != nil {
 		return nil, r.blame(err)
 	}
+	entries = withWorkdir(entries, r.config.workdir, r.config.user, accts)
 
 	// The history is made here, a line a layer, rather than left to the
 	// exporter, whose descriptions differ when layers come from an imported
@@ -217,7 +218,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		}
 	}
 	if len(entries) > 0 {
-		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links"))
+		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links, WORKDIR"))
 		history = append(history, "nixfile: rootfs defaults (ROOTFS)")
 	}
 	st := llb.Scratch()
@@ -292,6 +293,32 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch 
 	staged := llb.Scratch().File(action, opts...)
 	opts = append([]llb.ConstraintsOpt{llb.WithCustomName(c.text)}, p.marks(c.rng)...)
 	return st.File(llb.Copy(staged, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), opts...), nil
+}
+
+// withWorkdir adds the WORKDIR, as a Dockerfile's WORKDIR makes it: owned
+// by the USER, so a service can write where it starts.
+func withWorkdir(entries []nixllb.Entry, dir, user string, accts *accountsDB) []nixllb.Entry {
+	if dir == "" || dir == "/" || dir == "/nix" || strings.HasPrefix(dir, "/nix/") {
+		return entries
+	}
+	for _, e := range entries {
+		if e.Path == dir {
+			return entries
+		}
+	}
+	uid, gid := 0, 0
+	if user != "" {
+		u, g, _ := strings.Cut(user, ":")
+		if id, err := accts.lookupID(u, false); err == nil {
+			uid, gid = id, accts.primaryGID(id)
+		}
+		if g != "" {
+			if id, err := accts.lookupID(g, true); err == nil {
+				gid = id
+			}
+		}
+	}
+	return append(entries, nixllb.Entry{Path: dir, Kind: nixllb.DirEntry, Mode: 0o755, UID: uid, GID: gid})
 }
 
 // blame puts a rootfs error on the lines that caused it: for two packages

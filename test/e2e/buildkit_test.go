@@ -178,3 +178,20 @@ func TestNixImageFromNamedContextOrBuildArg(t *testing.T) {
 		}
 	})
 }
+
+// A normal build shows the checks' warnings with their lines, as a
+// Dockerfile build does.
+func TestBuildShowsCheckWarnings(t *testing.T) {
+	bed := testbed.Require(t)
+	img, err := build(t, bed, writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\nCMD hello && echo done\n"}), buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"RunsAsRoot", "ShellFormNeedsShell: ", "(line 2)"}
+	all := strings.Join(img.warnings, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("the warnings lack %q:\n%s", w, all)
+		}
+	}
+}

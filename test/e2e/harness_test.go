@@ -57,6 +57,8 @@ type image struct {
 	// its cache; log is what the steps printed.
 	cached map[string]bool
 	log    string
+	// warnings are the build's warnings, as buildx prints them.
+	warnings []string
 	// digest is the image manifest's digest.
 	digest string
 }
@@ -150,6 +152,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	statusCh := make(chan *client.SolveStatus)
 	var logs bytes.Buffer
 	cached := map[string]bool{}
+	var warnings []string
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -161,6 +164,9 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 			}
 			for _, l := range s.Logs {
 				logs.Write(l.Data)
+			}
+			for _, w := range s.Warnings {
+				warnings = append(warnings, string(w.Short))
 			}
 		}
 	}()
@@ -186,7 +192,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	img := readOCI(t, ociPath)
 	img.outputs = outputs
-	img.cached, img.log = cached, logs.String()
+	img.cached, img.log, img.warnings = cached, logs.String(), warnings
 	return img, nil
 }
 

@@ -40,6 +40,13 @@ func TestRunnableOutOfTheBox(t *testing.T) {
 			present: []string{"etc/passwd", "etc/group", "etc/nsswitch.conf", "tmp", "home/app"},
 		},
 		{
+			name:    "WORKDIR exists and belongs to the USER",
+			nixfile: "PACKAGES busybox\nUSER app\nWORKDIR /srv/data\n",
+			runs: []check{
+				{args: []string{"sh", "-c", "touch made && pwd && stat -c '%U %a' /srv/data"}, stdout: "/srv/data\napp 755\n"},
+			},
+		},
+		{
 			name:    "a numeric user and group",
 			nixfile: "PACKAGES busybox\nUSER 2000:3000\n",
 			runs: []check{
