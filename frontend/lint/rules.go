@@ -346,7 +346,7 @@ func checkUndefinedVariable(f *nixfile.File, args map[string]string) []Warning {
 func suggest(name string, names []string) string {
 	best, bestDist := "", 3
 	for _, n := range names {
-		d := editDistance(name, n)
+		d := nixfile.EditDistance(name, n)
 		if strings.EqualFold(name, n) {
 			d = 0
 		}
@@ -355,26 +355,6 @@ func suggest(name string, names []string) string {
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // lastWins are the instructions of which only the last counts.

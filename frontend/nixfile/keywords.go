@@ -57,14 +57,16 @@ func suggest(word string) string {
 	}
 	best, bestDist := "", 3
 	for _, k := range Keywords() {
-		if d := editDistance(strings.ToUpper(word), k); d < bestDist {
+		if d := EditDistance(strings.ToUpper(word), k); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of two strings, for "did you
+// mean" suggestions.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

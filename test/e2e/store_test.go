@@ -75,17 +75,24 @@ func TestNoChangeRebuildRunsNoNix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	again.requireNixCached(t)
+}
+
+// requireNixCached checks that BuildKit took every nix step from its cache:
+// no nix process ran.
+func (i *image) requireNixCached(t *testing.T) {
+	t.Helper()
 	steps := 0
-	for name, cached := range again.cached {
+	for name, cached := range i.cached {
 		if strings.HasPrefix(name, "[nix]") {
 			steps++
 			if !cached {
-				t.Errorf("step %q ran again", name)
+				t.Errorf("step %q ran", name)
 			}
 		}
 	}
 	if steps == 0 {
-		t.Fatalf("no [nix] steps seen in %v", again.cached)
+		t.Errorf("no [nix] step seen among %v", i.cached)
 	}
 }
 
