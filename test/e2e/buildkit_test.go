@@ -184,3 +184,21 @@ func TestBuildShowsCheckWarnings(t *testing.T) {
 		}
 	}
 }
+
+// linux/amd64 builds; a platform the frontend does not build for fails
+// with an error naming the nix system it maps to.
+func TestPlatforms(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\n"})
+	img, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"platform": "linux/amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.config.Architecture != "amd64" || img.config.OS != "linux" {
+		t.Errorf("platform %s/%s, want linux/amd64", img.config.OS, img.config.Architecture)
+	}
+	_, err = build(t, bed, dir, buildOpts{attrs: map[string]string{"platform": "linux/riscv64"}})
+	if err == nil || !strings.Contains(err.Error(), "linux/riscv64 (nix system riscv64-linux) is not supported") {
+		t.Errorf("want an error naming riscv64-linux, got %v", err)
+	}
+}
