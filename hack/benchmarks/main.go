@@ -1,0 +1,385 @@
+// Command benchmarks measures the nixfile frontend against what users do
+// today without it: a Dockerfile that nix-builds the same packages on the
+// same nix image and copies their closure onto scratch (baseline/Dockerfile),
+// built with BuildKit's own Dockerfile frontend. It prints markdown tables to
+// stdout and progress to stderr; it asserts nothing about the numbers.
+//
+// Run it through hack/bench, which brings the test bed up first:
+//
+//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2] [-dedupe=false]
+//
+// Every workload and side gets a buildkitd of its own on an empty state (the
+// cold build), then rebuilds on that same daemon: with no change, and with one
+// package added (each repeat adds a different one, so none is cached). The
+// two sides take turns at every step.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/buildkit/client"
+)
+
+type side int
+
+const (
+	ours side = iota
+	baseline
+)
+
+func (s side) String() string {
+	if s == ours {
+		return "ours"
+	}
+	return "baseline"
+}
+
+// workload is a package list both sides build.
+type workload struct {
+	name     string
+	packages []string // attribute paths of <nixpkgs>
+	slow     bool     // also build slow.nix, a package that takes -slow to build
+	// adds are the packages added for the "+1 package" rebuilds, one per
+	// repeat, so that each repeat has something new to build.
+	adds []string
+}
+
+var workloads = []workload{
+	{
+		name:     "W1",
+		packages: []string{"hello"},
+		slow:     true,
+		adds:     []string{"greeter", "tools.greet", "cacert", "tzdata", "iana-etc", "libfoo", "motd", "odd"},
+	},
+	{
+		name:     "W2",
+		packages: []string{"busybox", "hello", "greeter", "tools.greet", "cacert", "tzdata", "iana-etc"},
+		adds:     []string{"libfoo", "motd", "odd", "althello"},
+	},
+}
+
+// The layers (dedupe) comparison: a first image, and a second sharing most of
+// its closure.
+var (
+	dedupeFirst  = []string{"busybox", "hello", "greeter", "cacert"}
+	dedupeSecond = []string{"busybox", "hello", "greeter", "cacert", "tools.greet"}
+)
+
+const slowFile = "slow.nix"
+
+type config struct {
+	cold, rebuilds int
+	slow           time.Duration
+	dedupe         bool
+	verbose        bool
+	workloads      []workload
+
+	frontendImage string
+	nixImage      string
+	bkConfig      string
+	dockerfileDir string
+	runID         string
+	tmp           string
+}
+
+func main() {
+	cold := flag.Int("cold", 1, "cold builds per workload and side, each on a fresh buildkitd; the median is printed")
+	rebuilds := flag.Int("rebuilds", 3, "repeats of each rebuild; the median is printed")
+	slow := flag.Duration("slow", 15*time.Second, "how long the slow package of W1 takes to build")
+	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2)")
+	dedupe := flag.Bool("dedupe", true, "also compare what a second image adds to a registry holding a first")
+	verbose := flag.Bool("v", false, "print each build's slow steps to stderr")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: hack/bench [flags]   (markdown tables on stdout, progress on stderr)")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if *cold < 1 || *rebuilds < 1 {
+		fatalf("-cold and -rebuilds must be at least 1")
+	}
+
+	cfg := config{
+		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, verbose: *verbose,
+		frontendImage: os.Getenv("NIXFILE_FRONTEND_IMAGE"),
+		nixImage:      os.Getenv("NIXFILE_NIX_IMAGE_DEFAULT"),
+		bkConfig:      os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
+	}
+	if cfg.frontendImage == "" || cfg.bkConfig == "" {
+		fatalf(`the test bed is not in the environment; run hack/bench, or: hack/testbed up && eval "$(hack/testbed env)"`)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	cfg.dockerfileDir = filepath.Join(filepath.Dir(file), "baseline")
+	if _, err := os.Stat(filepath.Join(cfg.dockerfileDir, "Dockerfile")); err != nil {
+		fatalf("the baseline Dockerfile: %v", err)
+	}
+	for _, w := range workloads {
+		if *only == "" || slices.Contains(strings.Split(*only, ","), w.name) {
+			cfg.workloads = append(cfg.workloads, w)
+		}
+	}
+	if len(cfg.workloads) == 0 {
+		fatalf("no workload named in -workloads %q", *only)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	cfg.runID = hex.EncodeToString(rnd[:])
+	var err error
+	if cfg.tmp, err = os.MkdirTemp("", "nixfile-bench-"); err != nil {
+		fatalf("%v", err)
+	}
+	defer os.RemoveAll(cfg.tmp)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		os.RemoveAll(cfg.tmp)
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+	os.Exit(1)
+}
+
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "[bench] "+format+"\n", a...)
+}
+
+// sideResult is what one side measured on one workload.
+type sideResult struct {
+	cold, noChange, addOne []time.Duration
+	added                  []string // the package each addOne repeat added
+	addBytes               []int64  // what each +1 image adds to a registry holding the image
+	img                    imageInfo
+	defaults               *imageInfo // ours with the ROOTFS defaults
+}
+
+// dedupeResult is the first and second image of the layers comparison.
+type dedupeResult struct{ first, second imageInfo }
+
+type results struct {
+	work   map[string]map[side]*sideResult
+	dedupe map[string]*dedupeResult // by variant: ours, ours-defaults, baseline
+}
+
+func run(ctx context.Context, cfg config) error {
+	began, loadStart := time.Now(), loadAvg()
+	m, err := machine(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res := results{work: map[string]map[side]*sideResult{}, dedupe: map[string]*dedupeResult{}}
+	for wi, w := range cfg.workloads {
+		r, err := measure(ctx, cfg, w, cfg.dedupe && wi == len(cfg.workloads)-1, res.dedupe)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.name, err)
+		}
+		res.work[w.name] = r
+	}
+	m = append(m, [2]string{"load average", "at the start: " + loadStart + "; at the end: " + loadAvg() + " (1, 5, 15 min)"})
+	fmt.Print(report(cfg, m, res, time.Since(began)))
+	return nil
+}
+
+// measure runs a workload's builds for both sides, each side on a daemon of
+// its own, taking turns at every step (ours, then the baseline) so that what
+// else runs on the machine weighs on both alike. Each cold build is on fresh
+// daemons; the rebuilds (and the layers comparison, if dedupe) are on the
+// last cold build's daemons.
+func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[string]*dedupeResult) (map[side]*sideResult, error) {
+	sides := []side{ours, baseline}
+	res := map[side]*sideResult{}
+	base := map[side]build{}
+	dirs := map[side][2]string{} // context, Nixfile
+	for _, s := range sides {
+		res[s] = &sideResult{}
+		dir, err := os.MkdirTemp(cfg.tmp, w.name+"-"+s.String()+"-")
+		if err != nil {
+			return nil, err
+		}
+		contextDir, nixfileDir := filepath.Join(dir, "context"), filepath.Join(dir, "nixfile")
+		for _, d := range []string{contextDir, nixfileDir} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		var nixFiles []string
+		if w.slow {
+			nixFiles = []string{slowFile}
+			if err := os.WriteFile(filepath.Join(contextDir, slowFile), []byte(slowNix(cfg.runID, cfg.slow)), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		dirs[s] = [2]string{contextDir, nixfileDir}
+		base[s] = build{side: s, packages: w.packages, nixFiles: nixFiles}
+	}
+	for i := range cfg.cold {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		err := withBuilders(ctx, cfg, sides, dirs, func(bds map[side]*builder) error {
+			img := map[side]imageInfo{}
+			for _, s := range sides {
+				t, im, err := bds[s].run(ctx, base[s])
+				if err != nil {
+					return err
+				}
+				res[s].cold, res[s].img, img[s] = append(res[s].cold, t), im, im
+				progress("%s %s: cold build %d/%d: %s", w.name, s, i+1, cfg.cold, secs(t))
+			}
+			if i < cfg.cold-1 {
+				return nil
+			}
+			for j := range cfg.rebuilds {
+				for _, s := range sides {
+					t, again, err := bds[s].run(ctx, base[s])
+					if err != nil {
+						return err
+					}
+					if again.manifest.Digest != img[s].manifest.Digest {
+						progress("warning: %s %s: a no-change rebuild gave another image (%s, was %s)",
+							w.name, s, again.manifest.Digest, img[s].manifest.Digest)
+					}
+					res[s].noChange = append(res[s].noChange, t)
+					progress("%s %s: rebuild, no change %d/%d: %s", w.name, s, j+1, cfg.rebuilds, secs(t))
+				}
+			}
+			for j := range min(cfg.rebuilds, len(w.adds)) {
+				for _, s := range sides {
+					b := base[s]
+					b.packages = append(slices.Clone(w.packages), w.adds[j])
+					t, more, err := bds[s].run(ctx, b)
+					if err != nil {
+						return err
+					}
+					res[s].addOne, res[s].added = append(res[s].addOne, t), append(res[s].added, w.adds[j])
+					_, bytes := addedBytes(img[s], more)
+					res[s].addBytes = append(res[s].addBytes, bytes)
+					progress("%s %s: rebuild, +%s: %s", w.name, s, w.adds[j], secs(t))
+				}
+			}
+			b := base[ours]
+			b.rootfsDefaults = true
+			t, def, err := bds[ours].run(ctx, b)
+			if err != nil {
+				return err
+			}
+			res[ours].defaults = &def
+			progress("%s ours: ROOTFS defaults, after the closure was built: %s", w.name, secs(t))
+			if dedupe {
+				for _, s := range sides {
+					if err := measureDedupe(ctx, bds[s], s, dd); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// withBuilders starts a fresh daemon per side, runs f with a builder on
+// each, and stops the daemons.
+func withBuilders(ctx context.Context, cfg config, sides []side, dirs map[side][2]string, f func(map[side]*builder) error) error {
+	bds := map[side]*builder{}
+	for _, s := range sides {
+		d, err := startDaemon(cfg.bkConfig)
+		if err != nil {
+			return err
+		}
+		defer d.stop()
+		c, err := client.New(ctx, d.addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		bds[s] = &builder{c: c, contextDir: dirs[s][0], nixfileDir: dirs[s][1],
+			dockerfileDir: cfg.dockerfileDir, frontendImage: cfg.frontendImage,
+			tmp: filepath.Dir(dirs[s][0]), verbose: cfg.verbose}
+	}
+	return f(bds)
+}
+
+// measureDedupe builds the first and second images of the layers comparison
+// (for ours, with ROOTFS none and with the defaults).
+func measureDedupe(ctx context.Context, bd *builder, s side, out map[string]*dedupeResult) error {
+	variants := []struct {
+		name     string
+		defaults bool
+	}{{s.String(), false}}
+	if s == ours {
+		variants = append(variants, struct {
+			name     string
+			defaults bool
+		}{"ours-defaults", true})
+	}
+	for _, v := range variants {
+		var r dedupeResult
+		for i, pkgs := range [][]string{dedupeFirst, dedupeSecond} {
+			_, img, err := bd.run(ctx, build{side: s, packages: pkgs, rootfsDefaults: v.defaults})
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				r.first = img
+			} else {
+				r.second = img
+			}
+		}
+		out[v.name] = &r
+		progress("layers: %s: the second image adds %s", v.name, humanBytes(mustAdded(r)))
+	}
+	return nil
+}
+
+func mustAdded(r dedupeResult) int64 { _, n := addedBytes(r.first, r.second); return n }
+
+// addedBytes is what pushing next to a registry that holds prev uploads:
+// next's layer blobs whose digests prev does not have, plus next's config and
+// manifest. It returns how many layer blobs are new, and the bytes.
+func addedBytes(prev, next imageInfo) (newLayers int, bytes int64) {
+	have := map[string]bool{}
+	for _, l := range prev.layers {
+		have[l.Digest.String()] = true
+	}
+	for _, l := range next.layers {
+		if !have[l.Digest.String()] {
+			have[l.Digest.String()] = true // a blob is pushed once
+			newLayers++
+			bytes += l.Size
+		}
+	}
+	return newLayers, bytes + next.config.Size + next.manifest.Size
+}
+
+// slowNix is a package that takes d to build, the same for both sides: a
+// .nix file of the build context (ours: BUILD, the baseline: nix-build).
+// runID keeps its store path new in every run of the benchmark.
+func slowNix(runID string, d time.Duration) string {
+	return fmt.Sprintf(`# generated by hack/bench: a package that takes %[2]s to build
+let pkgs = import <nixpkgs> { }; in
+derivation {
+  name = "bench-slow-%[1]s";
+  system = builtins.currentSystem;
+  builder = "${pkgs.busybox}/bin/sh";
+  args = [ "-c" "${pkgs.busybox}/bin/sleep %[3]d && ${pkgs.busybox}/bin/mkdir -p $out/share && echo %[1]s > $out/share/built-by" ];
+}
+`, runID, d, int(d.Round(time.Second)/time.Second))
+}

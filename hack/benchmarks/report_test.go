@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// The helpers behind the tables; the benchmark itself asserts nothing.
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]time.Duration{5}, 5},
+		{[]time.Duration{9, 1, 5}, 5},
+		{[]time.Duration{4, 1, 3, 2}, 2}, // (2+3)/2, rounded down
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func desc(s string, size int64) ocispecs.Descriptor {
+	return ocispecs.Descriptor{Digest: digest.FromString(s), Size: size}
+}
+
+func TestAddedBytes(t *testing.T) {
+	first := imageInfo{layers: []ocispecs.Descriptor{desc("a", 100), desc("b", 200)}}
+	second := imageInfo{
+		manifest: desc("m", 7), config: desc("c", 5),
+		layers: []ocispecs.Descriptor{desc("a", 100), desc("b", 200), desc("x", 30), desc("x", 30)},
+	}
+	n, bytes := addedBytes(first, second)
+	if n != 1 || bytes != 30+5+7 {
+		t.Errorf("addedBytes = %d layers, %d bytes; want 1 layer, 42 bytes", n, bytes)
+	}
+}
+
+func TestNixfile(t *testing.T) {
+	got := build{side: ours, packages: []string{"hello", "tools.greet"}, nixFiles: []string{"slow.nix"}}.nixfile()
+	want := "PACKAGES hello tools.greet\nBUILD slow.nix\nROOTFS none\n"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("nixfile:\n%s\nwant it to end in:\n%s", got, want)
+	}
+	if got := (build{packages: []string{"hello"}, rootfsDefaults: true}).nixfile(); strings.Contains(got, "ROOTFS") {
+		t.Errorf("with the defaults, want no ROOTFS line:\n%s", got)
+	}
+}
+
+func TestRatio(t *testing.T) {
+	for _, tc := range []struct {
+		o, b float64
+		want string
+	}{{1, 2, "0.50"}, {3, 1, "3.00"}, {1, 0, "n/a"}, {2.4, 1044, "0.0023"}, {0, 5, "0.00"}} {
+		if got := ratio(tc.o, tc.b); got != tc.want {
+			t.Errorf("ratio(%v, %v) = %q, want %q", tc.o, tc.b, got, tc.want)
+		}
+	}
+}
