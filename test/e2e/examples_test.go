@@ -177,6 +177,7 @@ func TestExamples(t *testing.T) {
 		{
 			name:       "hello",
 			entrypoint: []string{"hello"},
+			user:       "app",
 			stdout:     "Hello, world!\n",
 		},
 		{
