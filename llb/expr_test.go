@@ -1,16 +1,15 @@
 package nixllb
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+	"github.com/nixfile/nixfile/internal/golden"
+)
 
 func TestParseAttrPath(t *testing.T) {
 	tests := []struct {
@@ -279,23 +278,7 @@ func TestExprGolden(t *testing.T) {
 			if tt.name != "full" {
 				got = strings.Replace(got, exprHelpers, helpersMarker, 1)
 			}
-			golden := filepath.Join("testdata", "expr", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("Expr differs from %s (run go test -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", "expr", tt.name+".golden"), []byte(got))
 		})
 	}
 }

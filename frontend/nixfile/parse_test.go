@@ -3,16 +3,15 @@ package nixfile
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+	"github.com/nixfile/nixfile/internal/golden"
+)
 
 // dump renders a parsed File as text, one line per instruction: its range,
 // its keyword and its typed fields, every string quoted with %q.
@@ -110,20 +109,8 @@ func TestParseGolden(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 			got := dump(f)
-			golden := strings.TrimSuffix(file, ".nixfile") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("Parse(%s) differs from %s (run go test -update to accept):\n--- got\n%s--- want\n%s", file, golden, got, want)
-			}
+			goldenPath := strings.TrimSuffix(file, ".nixfile") + ".golden"
+			golden.Check(t, goldenPath, []byte(got))
 			// Parsing is deterministic and CRLF line ends change nothing.
 			crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
 			f2, err := Parse(crlf)

@@ -1,32 +1,17 @@
 package nixfile2llb_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nixfile/nixfile/frontend/nixfile2llb"
-	nixllb "github.com/nixfile/nixfile/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-)
 
-// update reports whether to rewrite the golden files:
-//
-//	go test ./frontend/nixfile2llb/ -run TestImageConfig -update
-//
-// The package's internal tests are linked into the same binary: if they
-// define -update too, it is reused rather than defined twice.
-var update = func() func() bool {
-	if f := flag.Lookup("update"); f != nil {
-		return func() bool { return f.Value.String() == "true" }
-	}
-	b := flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
-	return func() bool { return *b }
-}()
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	"github.com/nixfile/nixfile/internal/golden"
+	nixllb "github.com/nixfile/nixfile/llb"
+)
 
 // configClosure is the closure every golden config is assembled with:
 // hello and busybox have a bin directory, glibc is a dependency.
@@ -212,23 +197,7 @@ func TestImageConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := filepath.Join("testdata", "config", tt.name+".golden")
-			if update() {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("image config differs from %s (run with -update to rewrite it):\n got: %s\nwant: %s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", "config", tt.name+".golden"), got)
 		})
 	}
 }
