@@ -18,6 +18,9 @@ type StageSpec struct {
 	Context *llb.State
 	// System is the nix system to build for, e.g. x86_64-linux.
 	System string
+	// IgnoreCache runs every step again (--no-cache): BuildKit's cache is
+	// not used; the nix store cache still is, as a Dockerfile's cache mounts.
+	IgnoreCache bool
 	// StoreCacheID names the BuildKit cache mount that keeps /nix across
 	// builds (see StoreCacheID). Empty keeps no store: every build starts
 	// from the image's own /nix.
@@ -147,6 +150,9 @@ func NewStage(spec StageSpec) Stage {
 	run := func(st llb.State, args []string, name string, marks []llb.ConstraintsOpt, extra ...llb.RunOption) llb.ExecState {
 		opts := mounts(extra...)
 		opts = append(opts, llb.Args(append([]string{"/bin/sh"}, args...)), llb.WithCustomName(name))
+		if spec.IgnoreCache {
+			opts = append(opts, llb.IgnoreCache)
+		}
 		for _, m := range marks {
 			opts = append(opts, m)
 		}

@@ -71,6 +71,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			Context:        mainContext,
 			NixImage:       nixImageResolver(bc, c),
 			Epoch:          epoch,
+			NoCache:        bc.IsNoCache(""),
 		}
 		plan, err := nixfile2llb.NewPlan(ctx, f, opt)
 		if err != nil {

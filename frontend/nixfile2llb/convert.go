@@ -40,6 +40,9 @@ type ConvertOpt struct {
 	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error)
 	// Epoch is SOURCE_DATE_EPOCH, if given.
 	Epoch *time.Time
+	// NoCache runs the nix steps again rather than take them from
+	// BuildKit's cache (--no-cache).
+	NoCache bool
 }
 
 // NixImageArg is the build arg that overrides the nix image.
@@ -99,6 +102,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		System:       system,
 		PackageSet:   r.packageSet,
 		StoreCacheID: nixllb.StoreCacheID(imageID, platforms.FormatAll(p)),
+		IgnoreCache:  opt.NoCache,
 	}
 	if needsContext(r) {
 		spec.Context = &plan.context

@@ -132,3 +132,28 @@ func TestConcurrentBuilds(t *testing.T) {
 		}
 	}
 }
+
+// --no-cache runs the nix steps again; they still find the store.
+func TestNoCacheRunsNixAgain(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\nENTRYPOINT [\"hello\"]\n"})
+	if _, err := build(t, bed, dir, buildOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"no-cache": ""}, run: [][]string{nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for name, cached := range again.cached {
+		if strings.HasPrefix(name, "[nix]") && !cached {
+			ran++
+		}
+	}
+	if ran == 0 {
+		t.Errorf("no nix step ran again with --no-cache: %v", again.cached)
+	}
+	if o := again.outputs[0]; o.stdout != "Hello, world!\n" {
+		t.Errorf("the image printed %q (%v)", o.stdout, o.err)
+	}
+}
