@@ -199,9 +199,11 @@ func describeSet(set *PackageSet) string {
 	return set.Ref
 }
 
-// The scripts run with the nix image's own shell and PATH. nix-instantiate
-// prints drv!output for the chosen outputs (a bare drv for "out"), and
-// nix-store --realise builds exactly those. Both exist in nix 2.8 and in current nix.
+// The scripts run with the nix image's own shell and PATH, and use only
+// what the official image has besides nix: bash, coreutils, grep, findutils
+// (no sed, no awk). nix-instantiate prints drv!output for the chosen
+// outputs (a bare drv for "out"), and nix-store --realise builds exactly
+// those; both exist in nix 2.8 and in current nix.
 //
 // nix's stderr goes to the build log as it comes and to MetaLog, so that
 // when a step fails the frontend can put nix's own message in the error.
@@ -235,18 +237,22 @@ const loadSetScript = scriptPrelude + `logged nix-instantiate --eval --expr 'bui
 // stage's root, for the build step: "$1" is the attribute, "$2" the index.
 const evalScript = scriptPrelude + `drvs=$(logged nix-instantiate ` + exprMount + `/build.nix -A "$1")
 mkdir -p ` + drvsDir + `
-printf '%s\n' $drvs | sed 's/\.drv$/.drv!out/' >` + drvsDir + `/"$2"
+for d in $drvs; do
+  case "$d" in *.drv) echo "$d!out" ;; *) echo "$d" ;; esac
+done >` + drvsDir + `/"$2"
 `
 
 // buildScript realises every group's outputs in one nix invocation and
 // reports the closure.
 const buildScript = scriptPrelude + `for f in $(ls ` + drvsDir + ` | sort -n); do
-  sed "s|^|$f |" ` + drvsDir + `/"$f"
+  while read -r d; do echo "$f $d"; done <` + drvsDir + `/"$f"
 done >"$out/` + MetaGroups + `"
 drvs=$(cut -d' ' -f2 "$out/` + MetaGroups + `" | sort -u)
 # With a store cache, the evaluate steps may have come from BuildKit's cache
 # while the store is new (another daemon, a pruned cache): instantiate again.
-if ! nix-store --check-validity $(printf '%s\n' $drvs | sed 's/!.*//') 2>/dev/null; then
+paths=
+for d in $drvs; do paths="$paths ${d%%!*}"; done
+if ! nix-store --check-validity $paths 2>/dev/null; then
   for g in $(ls ` + drvsDir + ` | sort -n); do
     logged nix-instantiate ` + exprMount + `/build.nix -A "groups.g$g" >/dev/null
   done
