@@ -166,17 +166,27 @@ func NewStage(spec StageSpec) Stage {
 		st = run(st, []string{exprMount + "/load.sh"}, "[nix] load package set "+describeSet(spec.PackageSet), spec.PackageSetOpts).Root()
 	}
 	var names []string
+	// Each group evaluates in a step of its own, so that its error names its
+	// line. A single group evaluates in the build step instead: its line is
+	// the one to name either way, and a build saves a step.
+	buildArgs := []string{exprMount + "/build.sh"}
+	var buildMarks []llb.ConstraintsOpt
 	for i, g := range spec.Groups {
 		var gn []string
 		for _, in := range g.Installables {
 			gn = append(gn, in.String())
 		}
 		names = append(names, gn...)
+		if len(spec.Groups) == 1 {
+			buildArgs, buildMarks = append(buildArgs, fmt.Sprint(i)), g.Opts
+			continue
+		}
 		st = run(st, []string{exprMount + "/eval.sh", GroupAttr(i), fmt.Sprint(i)}, "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
 	}
-	// The build step has no source location of its own: when it fails, the
-	// frontend finds the group that failed (FailedGroups) and names its line.
-	build := run(st, []string{exprMount + "/build.sh"}, "[nix] build "+strings.Join(names, " "), nil)
+	// With several groups the build step has no source location of its own:
+	// when it fails, the frontend finds the group that failed (FailedGroups)
+	// and names its line.
+	build := run(st, buildArgs, "[nix] build "+strings.Join(names, " "), buildMarks)
 	closure := build.AddMount(closureMount, llb.Scratch())
 	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
@@ -242,9 +252,13 @@ for d in $drvs; do
 done >` + drvsDir + `/"$2"
 `
 
-// buildScript realises every group's outputs in one nix invocation and
+// buildScript evaluates the groups its arguments name (a single group has no
+// step of its own), realises every group's outputs in one nix invocation and
 // reports the closure.
-const buildScript = scriptPrelude + `for f in $(ls ` + drvsDir + ` | sort -n); do
+const buildScript = scriptPrelude + `for g in "$@"; do
+  sh ` + exprMount + `/eval.sh "groups.g$g" "$g"
+done
+for f in $(ls ` + drvsDir + ` | sort -n); do
   while read -r d; do echo "$f $d"; done <` + drvsDir + `/"$f"
 done >"$out/` + MetaGroups + `"
 drvs=$(cut -d' ' -f2 "$out/` + MetaGroups + `" | sort -u)

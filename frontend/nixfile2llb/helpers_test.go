@@ -212,7 +212,8 @@ func (g *graph) stageOutput(in *pb.Input) string {
 		return ""
 	}
 	args := e.Meta.Args
-	if len(args) != 2 || args[0] != "/bin/sh" || args[1] != "/nixfile/expr/build.sh" {
+	// The build script, with the groups it evaluates itself as arguments.
+	if len(args) < 2 || args[0] != "/bin/sh" || args[1] != "/nixfile/expr/build.sh" {
 		return ""
 	}
 	for _, m := range e.Mounts {
