@@ -122,14 +122,16 @@ func NewStage(spec StageSpec) Stage {
 		llb.WithCustomName("[internal] generate build.nix"))
 
 	// The store cache is seeded from the image's /nix (made if the image
-	// has none, as a Debian-based nix image may not). Nix's own locks make
-	// concurrent builds on one store safe, so the mount is shared.
+	// has none, as a Debian-based nix image may not). It is locked: nix
+	// without a daemon does not always survive another nix process on the
+	// same database (seen: "SQLite database ... is busy" when two builds
+	// start on a new store), so concurrent builds take turns at nix steps.
 	var storeMount []llb.RunOption
 	if spec.StoreCacheID != "" {
 		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
 			llb.WithCustomName("[internal] nix store seed"))
 		storeMount = append(storeMount, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
-			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared)))
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked)))
 	}
 	mounts := func(extra ...llb.RunOption) []llb.RunOption {
 		opts := []llb.RunOption{

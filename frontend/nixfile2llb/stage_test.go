@@ -59,8 +59,9 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 		t.Errorf("%v: /nix is a %v mount, want a cache mount", args, m.MountType)
 		return ""
 	}
-	if m.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
-		t.Errorf("%v: the /nix cache is %v, want shared", args, m.CacheOpt.Sharing)
+	// Locked: concurrent builds take turns at the store's database.
+	if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+		t.Errorf("%v: the /nix cache is %v, want locked", args, m.CacheOpt.Sharing)
 	}
 	if m.Selector != "/nix" || m.Readonly {
 		t.Errorf("%v: /nix mounts %q (read-only %t), want the seed's /nix, writable", args, m.Selector, m.Readonly)

@@ -97,9 +97,11 @@ func (i *image) requireNixCached(t *testing.T) {
 }
 
 // Builds started at once on one daemon, sharing the store cache, all
-// succeed with correct images.
+// succeed with correct images; on a fresh daemon, so that they also race to
+// create the store (once seen: "SQLite database ... is busy").
 func TestConcurrentBuilds(t *testing.T) {
 	bed := testbed.Require(t)
+	addr := bed.FreshDaemon(t)
 	n := nonce(t)
 	cases := []struct {
 		nixfile string
@@ -118,7 +120,7 @@ func TestConcurrentBuilds(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			dir := writeContext(t, map[string]string{"Nixfile": c.nixfile, "slow.nix": fmt.Sprintf("{ mkSlow }: mkSlow %q\n", n)})
-			imgs[i], errs[i] = build(t, bed, dir, buildOpts{run: [][]string{nil}})
+			imgs[i], errs[i] = build(t, bed, dir, buildOpts{addr: addr, run: [][]string{nil}})
 		}()
 	}
 	wg.Wait()
