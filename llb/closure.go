@@ -3,7 +3,9 @@ package nixllb
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -161,7 +163,7 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 	if err := json.Unmarshal(data, &byPath); err != nil {
 		return nil, err
 	}
-	for _, p := range sortedKeys(byPath) {
+	for _, p := range slices.Sorted(maps.Keys(byPath)) {
 		e := byPath[p]
 		if e == nil {
 			continue

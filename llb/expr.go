@@ -2,14 +2,14 @@ package nixllb
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
 // The nix stage evaluates one generated expression (build.nix). Each group of
 // installables (one Nixfile line) is an attribute of it, so the stage can
-// evaluate a line on its own and fail with a message that names it; "all" is
-// every requested output, built in one nix invocation.
+// evaluate a line on its own and fail with a message that names it. "all" is
+// every group's outputs together, for `nix-build build.nix -A all` by hand;
+// the build step realises the groups' derivations itself.
 
 // SourceKind says where a package set comes from.
 type SourceKind int
@@ -333,13 +333,3 @@ const exprHelpers = `  lower = builtins.replaceStrings
        else outputsAt where what (f.packages.${system} or f.legacyPackages.${system} or f) path)
     else outputsAt where what f (builtins.head found);
 `
-
-// sortedKeys returns m's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

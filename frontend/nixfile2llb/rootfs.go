@@ -2,8 +2,9 @@ package nixfile2llb
 
 import (
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -275,7 +276,7 @@ func rootfsEntries(opt rootfsOptions, c *nixllb.Closure, accts *accountsDB, meta
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, name := range sortedKeys(links) {
+		for _, name := range slices.Sorted(maps.Keys(links)) {
 			link("/bin/"+name, links[name])
 		}
 		if target, ok := links["env"]; ok {
@@ -300,7 +301,7 @@ func binLinks(c *nixllb.Closure, prefer []string) (map[string]string, error) {
 	}
 	links := map[string]string{}
 	owner := map[string]string{}
-	for _, root := range sortedKeys(c.BinEntries) {
+	for _, root := range slices.Sorted(maps.Keys(c.BinEntries)) {
 		for _, name := range c.BinEntries[root] {
 			target := path.Join(root, "bin", name)
 			prev, clash := owner[name]
@@ -344,15 +345,6 @@ func packageName(p string) string {
 		}
 	}
 	return name
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // apply reads ROOTFS's words: "none", or KEY=on|off for users, tmp, certs,
