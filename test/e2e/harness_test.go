@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -235,21 +235,29 @@ func readOCI(t *testing.T, tarPath string) *image {
 		t.Fatal(err)
 	}
 	files := map[string]fileEntry{}
-	tr := tar.NewReader(mutate.Extract(img))
+	eachTarEntry(t, mutate.Extract(img), func(h *tar.Header, r io.Reader) {
+		data, _ := io.ReadAll(r)
+		files[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = fileEntry{
+			modTime: h.ModTime, mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
+		}
+	})
+	return &image{img: img, config: cfg, files: files, digest: im.Manifests[0].Digest.String()}
+}
+
+// eachTarEntry calls fn for each entry of a tar stream, with its contents.
+func eachTarEntry(t *testing.T, r io.Reader, fn func(*tar.Header, io.Reader)) {
+	t.Helper()
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, _ := io.ReadAll(tr)
-		files[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = fileEntry{
-			modTime: h.ModTime, mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
-		}
+		fn(h, tr)
 	}
-	return &image{img: img, config: cfg, files: files, digest: im.Manifests[0].Digest.String()}
 }
 
 // storeEntries lists the top-level entries of /nix/store in the image.

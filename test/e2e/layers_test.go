@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"errors"
 	"io"
 	"sort"
 	"strings"
@@ -36,15 +35,7 @@ func (i *image) layerContents(t *testing.T) []layerContent {
 		}
 		lc := layerContent{digest: d.String()}
 		seen := map[string]bool{}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		eachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 			name := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/")
 			if rest, ok := strings.CutPrefix(name, "nix/store/"); ok && rest != "" {
 				top := "/nix/store/" + strings.SplitN(rest, "/", 2)[0]
@@ -55,7 +46,7 @@ func (i *image) layerContents(t *testing.T) []layerContent {
 			} else if name != "nix" && name != "nix/" && name != "nix/store" && name != "nix/store/" {
 				lc.other = true
 			}
-		}
+		})
 		rc.Close()
 		sort.Strings(lc.paths)
 		out = append(out, lc)
