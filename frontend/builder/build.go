@@ -162,15 +162,21 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 				return *st, id, nil
 			}
 		}
-		_, dgst, _, err := c.ResolveImageConfig(ctx, reference.TagNameOnly(named).String(), sourceresolver.Opt{
+		// Resolved once: the config (its PATH and env apply to the nix
+		// steps) and the digest (the image is pinned to it, and it names
+		// the store cache).
+		resolved, dgst, config, err := c.ResolveImageConfig(ctx, reference.TagNameOnly(named).String(), sourceresolver.Opt{
 			LogName:  "[internal] load metadata for " + ref,
 			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()},
 		})
 		if err != nil {
 			return llb.State{}, "", err
 		}
-		st := llb.Image(ref, llb.Platform(p), llb.WithMetaResolver(c), bc.ImageResolveMode,
-			llb.WithCustomName("[internal] load nix image "+ref))
+		st, err := llb.Image(resolved, llb.Platform(p), bc.ImageResolveMode,
+			llb.WithCustomName("[internal] load nix image "+ref)).WithImageConfig(config)
+		if err != nil {
+			return llb.State{}, "", fmt.Errorf("the config of %s: %w", ref, err)
+		}
 		return st, ref + "@" + dgst.String(), nil
 	}
 }
