@@ -27,9 +27,6 @@ type StageSpec struct {
 	StoreCacheID string
 	// PackageSet is what Attr installables are looked up in; nil is <nixpkgs>.
 	PackageSet *PackageSet
-	// PackageSetOpts mark the step that loads the package set (e.g. the
-	// source location of the NIXPKGS line).
-	PackageSetOpts []llb.ConstraintsOpt
 	// Groups are the installables, a group a Nixfile line.
 	Groups []StageGroup
 }
@@ -72,7 +69,13 @@ const (
 	// MetaGroups maps each derivation output the build step realises to
 	// its group: "INDEX DRV!OUTPUT" lines.
 	MetaGroups = "groups"
+	// MetaEvaluating is what the step was evaluating when it stopped: a
+	// group's index, or EvaluatingSet. It is gone once all evaluated.
+	MetaEvaluating = "evaluating"
 )
+
+// EvaluatingSet in MetaEvaluating is the package set (NIXPKGS).
+const EvaluatingSet = "set"
 
 // Secrets are the build secret ids (--secret id=...) the nix stage uses
 // when given: SecretNetrc for private substituters and fetchers,
@@ -108,9 +111,9 @@ func StoreCacheID(image, platform string) string {
 // on the nix image's nix.conf: the official image and a Debian one differ.
 const nixConfig = `extra-experimental-features = nix-command flakes`
 
-// NewStage returns the nix stage: it loads the package set, evaluates each
-// group (so an error names its line), builds every requested output in one
-// nix invocation, and writes the closure list to Meta.
+// NewStage returns the nix stage: one step that loads the package set,
+// evaluates each group (so an error names its line), builds every requested
+// output in one nix invocation, and writes the closure list to Meta.
 func NewStage(spec StageSpec) Stage {
 	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
 	// The scripts are files, so a failed step's error names a short command.
@@ -163,32 +166,27 @@ func NewStage(spec StageSpec) Stage {
 		return es
 	}
 
-	st := spec.Image
+	// One nix step loads the package set, evaluates each group and builds
+	// them all: a step is a container start, and nothing is cached between
+	// these parts that the store cache does not keep anyway. The step
+	// records what it is evaluating (MetaEvaluating), so that a failure
+	// names its line: with a single line the step itself carries it.
+	args := []string{exprMount + "/build.sh"}
 	if spec.PackageSet != nil {
-		st = run(st, []string{exprMount + "/load.sh"}, "[nix] load package set "+describeSet(spec.PackageSet), spec.PackageSetOpts).Root()
+		args = append(args, EvaluatingSet)
 	}
 	var names []string
-	// Each group evaluates in a step of its own, so that its error names its
-	// line. A single group evaluates in the build step instead: its line is
-	// the one to name either way, and a build saves a step.
-	buildArgs := []string{exprMount + "/build.sh"}
-	var buildMarks []llb.ConstraintsOpt
 	for i, g := range spec.Groups {
-		var gn []string
 		for _, in := range g.Installables {
-			gn = append(gn, in.String())
+			names = append(names, in.String())
 		}
-		names = append(names, gn...)
-		if len(spec.Groups) == 1 {
-			buildArgs, buildMarks = append(buildArgs, fmt.Sprint(i)), g.Opts
-			continue
-		}
-		st = run(st, []string{exprMount + "/eval.sh", GroupAttr(i), fmt.Sprint(i)}, "[nix] evaluate "+strings.Join(gn, " "), g.Opts).Root()
+		args = append(args, fmt.Sprint(i))
 	}
-	// With several groups the build step has no source location of its own:
-	// when it fails, the frontend finds the group that failed (FailedGroups)
-	// and names its line.
-	build := run(st, buildArgs, "[nix] build "+strings.Join(names, " "), buildMarks)
+	var marks []llb.ConstraintsOpt
+	if len(spec.Groups) == 1 && spec.PackageSet == nil {
+		marks = spec.Groups[0].Opts
+	}
+	build := run(spec.Image, args, "[nix] build "+strings.Join(names, " "), marks)
 	closure := build.AddMount(closureMount, llb.Scratch())
 	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
@@ -245,35 +243,47 @@ logged() {
 const loadSetScript = scriptPrelude + `logged nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null
 `
 
-// evalScript instantiates one group and leaves its derivations in the
-// stage's root, for the build step: "$1" is the attribute, "$2" the index.
-const evalScript = scriptPrelude + `drvs=$(logged nix-instantiate ` + exprMount + `/build.nix -A "$1")
-mkdir -p ` + drvsDir + `
-for d in $drvs; do
-  case "$d" in *.drv) echo "$d!out" ;; *) echo "$d" ;; esac
-done >` + drvsDir + `/"$2"
+// evalScript instantiates one group, "$1" its attribute.
+const evalScript = scriptPrelude + `logged nix-instantiate ` + exprMount + `/build.nix -A "$1"
 `
 
-// buildScript evaluates the groups its arguments name (a single group has no
-// step of its own), realises every group's outputs in one nix invocation and
+// buildScript evaluates the groups its arguments name (after EvaluatingSet:
+// the package set), realises every group's outputs in one nix invocation and
 // reports the closure.
-const buildScript = scriptPrelude + `for g in "$@"; do
-  sh ` + exprMount + `/eval.sh "groups.g$g" "$g"
-done
-for f in $(ls ` + drvsDir + ` | sort -n); do
-  while read -r d; do echo "$f $d"; done <` + drvsDir + `/"$f"
-done >"$out/` + MetaGroups + `"
-drvs=$(cut -d' ' -f2 "$out/` + MetaGroups + `" | sort -u)
-# With a store cache, the evaluate steps may have come from BuildKit's cache
-# while the store is new (another daemon, a pruned cache): instantiate again.
-paths=
-for d in $drvs; do paths="$paths ${d%%!*}"; done
-if ! nix-store --check-validity $paths 2>/dev/null; then
-  for g in $(ls ` + drvsDir + ` | sort -n); do
-    logged nix-instantiate ` + exprMount + `/build.nix -A "groups.g$g" >/dev/null
+//
+// Every group evaluates in one nix invocation, so a package set loads once.
+// Only when that fails does it evaluate again a line at a time, recording
+// each in MetaEvaluating, so that the error names the line that fails; and
+// only when the build fails does it map derivations to groups (MetaGroups).
+// Store paths have no blanks, so one cp copies the whole closure out.
+const buildScript = scriptPrelude + `outputs() {
+  for d in "$@"; do case "$d" in *.drv) echo "$d!out" ;; *) echo "$d" ;; esac; done
+}
+all=
+for a in "$@"; do if [ "$a" != ` + EvaluatingSet + ` ]; then all="$all -A groups.g$a"; fi; done
+if ! drvs=$(logged nix-instantiate ` + exprMount + `/build.nix $all); then
+  : >"$out/` + MetaLog + `"
+  for a in "$@"; do
+    echo "$a" >"$out/` + MetaEvaluating + `"
+    if [ "$a" = ` + EvaluatingSet + ` ]; then
+      sh ` + exprMount + `/load.sh
+    else
+      sh ` + exprMount + `/eval.sh "groups.g$a" >/dev/null
+    fi
   done
+  rm -f "$out/` + MetaEvaluating + `"
+  echo "nixfile: the lines failed to evaluate together but not one at a time" >&2
+  exit 1
 fi
-roots=$(logged nix-store --realise $drvs)
+drvs=$(outputs $drvs | sort -u)
+if ! roots=$(logged nix-store --realise $drvs); then
+  for a in "$@"; do
+    if [ "$a" != ` + EvaluatingSet + ` ]; then
+      for d in $(outputs $(nix-instantiate ` + exprMount + `/build.nix -A "groups.g$a" 2>/dev/null)); do echo "$a $d"; done
+    fi
+  done >"$out/` + MetaGroups + `"
+  exit 1
+fi
 printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
 logged nix-store --query --requisites $roots >"$out/.closure"
 sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
@@ -302,8 +312,5 @@ if ! grep -q '^cacert' "$out/` + MetaFeatures + `"; then
 fi
 logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
 mkdir -p ` + closureMount + `/nix/store
-while read -r p; do cp -a "$p" ` + closureMount + `/nix/store/; done <"$out/` + MetaClosure + `"
+cp -a $(cat "$out/` + MetaClosure + `") ` + closureMount + `/nix/store/
 `
-
-// drvsDir holds, in the stage's root, the derivations of each group.
-const drvsDir = "/nixfile/drvs"

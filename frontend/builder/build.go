@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/distribution/reference"
@@ -55,10 +56,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mainContext, err := bc.MainContext(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// The context (and its .dockerignore) is loaded once, and only if the
+	// Nixfile reads it.
+	loadContext := sync.OnceValues(func() (*llb.State, error) { return bc.MainContext(ctx) })
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
 		if platform == nil && len(bc.BuildPlatforms) > 0 {
@@ -68,7 +68,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			BuildArgs:      maps.Clone(bc.BuildArgs),
 			TargetPlatform: platform,
 			SourceMap:      src.SourceMap,
-			Context:        mainContext,
+			LoadContext:    func(context.Context) (*llb.State, error) { return loadContext() },
 			NixImage:       nixImageResolver(bc, c),
 			Epoch:          epoch,
 			NoCache:        bc.IsNoCache(""),

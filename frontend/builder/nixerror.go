@@ -42,7 +42,7 @@ func (e *NixError) GRPCStatus() *status.Status {
 const nixLogLines = 25
 
 // withNixMessage adds nix's own message to the error of a failed nix step
-// and, for the build step, the lines of the groups nix says failed. The
+// and, unless the step carries its line, the lines it failed at. The
 // failed step's mounts come back with the error (as for `buildx debug`); the
 // step kept nix's stderr and its groups in one of them.
 func withNixMessage(ctx context.Context, c client.Client, err error, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
@@ -51,32 +51,38 @@ func withNixMessage(ctx context.Context, c client.Client, err error, plan *nixfi
 		return err
 	}
 	for _, id := range se.MountIDs {
-		log, ok := readResultFile(ctx, c, id, nixllb.MetaLog)
-		if !ok || strings.TrimSpace(log) == "" {
+		files := readResultFiles(ctx, c, id, nixllb.MetaLog, nixllb.MetaEvaluating, nixllb.MetaGroups)
+		log := files[nixllb.MetaLog]
+		if strings.TrimSpace(log) == "" {
 			continue
 		}
 		if len(errdefs.Sources(err)) == 0 {
-			groups, _ := readResultFile(ctx, c, id, nixllb.MetaGroups)
-			err = withSource(err, sm, plan.BuildFailureLines([]byte(groups), log)...)
+			lines := plan.FailureLines(files[nixllb.MetaEvaluating], []byte(files[nixllb.MetaGroups]), log)
+			err = withSource(err, sm, lines...)
 		}
 		return &NixError{Message: lastLines(log, nixLogLines), Err: err}
 	}
 	return err
 }
 
-func readResultFile(ctx context.Context, c client.Client, id, name string) (string, bool) {
+// readResultFiles reads the files of a failed step's mount that exist, in
+// one container.
+func readResultFiles(ctx context.Context, c client.Client, id string, names ...string) map[string]string {
+	files := map[string]string{}
 	ctr, err := c.NewContainer(ctx, client.NewContainerRequest{
 		Mounts: []client.Mount{{Dest: "/", ResultID: id, Readonly: true}},
 	})
 	if err != nil {
-		return "", false
+		return files
 	}
 	defer ctr.Release(context.WithoutCancel(ctx))
-	dt, err := ctr.ReadFile(ctx, client.ReadContainerRequest{ReadRequest: client.ReadRequest{Filename: "/" + name}})
-	if err != nil {
-		return "", false
+	for _, name := range names {
+		dt, err := ctr.ReadFile(ctx, client.ReadContainerRequest{ReadRequest: client.ReadRequest{Filename: "/" + name}})
+		if err == nil {
+			files[name] = string(dt)
+		}
 	}
-	return string(dt), true
+	return files
 }
 
 // lastLines keeps the last n lines of a nix log, without nix's noise.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,8 +33,13 @@ type ConvertOpt struct {
 	TargetPlatform *ocispecs.Platform
 	// SourceMap marks ops with their Nixfile lines; nil in unit tests.
 	SourceMap *llb.SourceMap
-	// Context is the build context; nil is llb.Local("context").
+	// Context is the build context; nil is LoadContext's, or
+	// llb.Local("context").
 	Context *llb.State
+	// LoadContext, when Context is nil, loads the build context: called
+	// only if the Nixfile reads it (COPY, BUILD, a package set or flake of
+	// the context), so that one that does not costs no context request.
+	LoadContext func(context.Context) (*llb.State, error)
 	// NixImage returns the state for a nix image reference, resolved with
 	// its config, and what identifies that image (its digest, when known).
 	// nil uses llb.Image without a resolver (unit tests).
@@ -82,10 +88,17 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		return nil, err
 	}
 	plan := &Plan{file: f, opt: opt, resolved: r, system: system, NixImage: NixImageFor(opt.BuildArgs)}
+	plan.context = llb.Local("context", llb.SharedKeyHint("context"), llb.WithCustomName("[internal] load build context"))
 	if opt.Context != nil {
 		plan.context = *opt.Context
-	} else {
-		plan.context = llb.Local("context", llb.SharedKeyHint("context"), llb.WithCustomName("[internal] load build context"))
+	} else if opt.LoadContext != nil && (needsContext(r) || len(r.copies) > 0) {
+		st, err := opt.LoadContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			plan.context = *st
+		}
 	}
 	if len(r.groups) == 0 {
 		return plan, nil
@@ -106,9 +119,6 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	}
 	if needsContext(r) {
 		spec.Context = &plan.context
-	}
-	if r.packageSetLine != nil {
-		spec.PackageSetOpts = plan.marks(*r.packageSetLine)
 	}
 	for _, g := range r.groups {
 		spec.Groups = append(spec.Groups, nixllb.StageGroup{Group: g.Group, Opts: plan.marks(g.rng)})
@@ -148,11 +158,20 @@ func pbRange(r nixfile.Range) *pb.Range {
 	}
 }
 
-// BuildFailureLines are the Nixfile lines to blame for a failed build step:
-// those of the groups whose outputs nix reported as failed, or of every
-// group when the log names none of them. groups and log are the step's
-// MetaGroups and MetaLog.
-func (p *Plan) BuildFailureLines(groups []byte, log string) []nixfile.Range {
+// FailureLines are the Nixfile lines to blame for a failed nix step: the
+// line it was evaluating (the NIXPKGS line, or a group's), else those of
+// the groups whose outputs nix reported as failed, or of every group when
+// the log names none of them. evaluating, groups and log are the step's
+// MetaEvaluating, MetaGroups and MetaLog.
+func (p *Plan) FailureLines(evaluating string, groups []byte, log string) []nixfile.Range {
+	switch evaluating = strings.TrimSpace(evaluating); {
+	case evaluating == nixllb.EvaluatingSet && p.resolved.packageSetLine != nil:
+		return []nixfile.Range{*p.resolved.packageSetLine}
+	case evaluating != "":
+		if i, err := strconv.Atoi(evaluating); err == nil && i >= 0 && i < len(p.resolved.groups) {
+			return []nixfile.Range{p.resolved.groups[i].rng}
+		}
+	}
 	idx := nixllb.FailedGroups(groups, log)
 	var out []nixfile.Range
 	for _, i := range idx {

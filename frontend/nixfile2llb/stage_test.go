@@ -41,8 +41,6 @@ func TestDefaultNixImage(t *testing.T) {
 type stageView struct {
 	image    *pb.SourceOp
 	imageArc string
-	load     *execStep
-	evals    []execStep
 	build    execStep
 	// buildNix is the generated build.nix the stage mounts.
 	buildNix string
@@ -80,20 +78,14 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string) stageView {
 	t.Helper()
 	chain := g.execChain(t, g.out)
-	if len(chain) < 1 {
-		t.Fatalf("the nix stage has no exec op, want a build step at least")
+	if len(chain) != 1 {
+		t.Fatalf("the nix stage has %d exec ops, want one nix step", len(chain))
 	}
 	var v stageView
-	v.build = chain[len(chain)-1]
+	v.build = chain[0]
 	if out := v.build.mount("/nixfile/out"); out == nil || out.Output != g.out.Index {
-		t.Errorf("Meta is output %d of the build step, want its /nixfile/out mount (%v)", g.out.Index, out)
+		t.Errorf("Meta is output %d of the nix step, want its /nixfile/out mount (%v)", g.out.Index, out)
 	}
-	rest := chain[:len(chain)-1]
-	if len(rest) > 0 && slices.Equal(rest[0].exec().Meta.Args, []string{"/bin/sh", "/nixfile/expr/load.sh"}) {
-		v.load = &rest[0]
-		rest = rest[1:]
-	}
-	v.evals = rest
 
 	// The first step runs on the nix image.
 	rootOp, _ := g.mountInput(chain[0], chain[0].mount("/"))
@@ -251,10 +243,8 @@ func TestNixStage(t *testing.T) {
 		wantImage  string
 		wantArch   string
 		wantSystem string
-		// wantLoad is the load step's name, "" for no load step.
-		wantLoad string
-		// wantEvals are the evaluate steps' names, one a line.
-		wantEvals []string
+		// wantSet: the step loads the package set (NIXPKGS) first.
+		wantSet   bool
 		wantBuild string
 		// wantContext is the source mounted at /nixfile/context, "" for none.
 		wantContext string
@@ -268,7 +258,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals:  []string{"[nix] evaluate hello jq"},
 			wantBuild:  "[nix] build hello jq",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{
@@ -283,7 +272,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:  "localhost:5000/nix:x",
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals:  []string{"[nix] evaluate hello"},
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{`outputsAt "line 2" "the package set" pkgs [ "hello" ]`}},
@@ -294,7 +282,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals:  []string{"[nix] evaluate hello"},
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{`outputsAt "line 2" "the package set" pkgs [ "hello" ]`}},
@@ -306,26 +293,20 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "arm64",
 			wantSystem: "aarch64-linux",
-			wantEvals:  []string{"[nix] evaluate hello"},
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{`outputsAt "line 1" "the package set" pkgs [ "hello" ]`}},
 		},
 		{
-			name: "one evaluate step a line",
+			name: "one step evaluates every line",
 			nixfile: "PACKAGES hello\n" +
 				"FLAKE github:NixOS/nixpkgs/0123abcd#jq\n" +
 				"PACKAGES python3Packages.requests 'haskellPackages.\"foo.bar\"'\n",
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals: []string{
-				"[nix] evaluate hello",
-				"[nix] evaluate github:NixOS/nixpkgs/0123abcd#jq",
-				`[nix] evaluate python3Packages.requests haskellPackages."foo.bar"`,
-			},
-			wantBuild: `[nix] build hello github:NixOS/nixpkgs/0123abcd#jq python3Packages.requests haskellPackages."foo.bar"`,
-			wantPkgs:  "callSet <nixpkgs>",
+			wantBuild:  `[nix] build hello github:NixOS/nixpkgs/0123abcd#jq python3Packages.requests haskellPackages."foo.bar"`,
+			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{
 				{`outputsAt "line 1" "the package set" pkgs [ "hello" ]`},
 				{`flakeOutputs "line 2" "github:NixOS/nixpkgs/0123abcd" [ "jq" ]`},
@@ -341,7 +322,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantEvals:   []string{"[nix] evaluate release.nix:server release.nix:worker"},
 			wantBuild:   "[nix] build release.nix:server release.nix:worker",
 			wantContext: "local://context",
 			wantPkgs:    "callSet <nixpkgs>",
@@ -356,7 +336,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantEvals:   []string{"[nix] evaluate hello", "[nix] evaluate app.nix"},
 			wantBuild:   "[nix] build hello app.nix",
 			wantContext: "local://context",
 			wantPkgs:    "callSet <nixpkgs>",
@@ -372,7 +351,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantEvals:   []string{"[nix] evaluate app.nix"},
 			wantBuild:   "[nix] build app.nix",
 			wantContext: "local://src",
 			wantPkgs:    "callSet <nixpkgs>",
@@ -384,8 +362,7 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantLoad:    "[nix] load package set vendor/nixpkgs",
-			wantEvals:   []string{"[nix] evaluate hello"},
+			wantSet:     true,
 			wantBuild:   "[nix] build hello",
 			wantContext: "local://context",
 			wantPkgs:    `callSet (/. + "/nixfile/context/vendor/nixpkgs")`,
@@ -397,8 +374,7 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantLoad:    "[nix] load package set path:/nixfile/context/pkgs",
-			wantEvals:   []string{"[nix] evaluate hello"},
+			wantSet:     true,
 			wantBuild:   "[nix] build hello",
 			wantContext: "local://context",
 			wantPkgs: `let f = builtins.getFlake "path:/nixfile/context/pkgs"; in f.legacyPackages.${system} or f.packages.${system} or ` +
@@ -411,7 +387,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:   defaultImage,
 			wantArch:    "amd64",
 			wantSystem:  "x86_64-linux",
-			wantEvals:   []string{"[nix] evaluate .#app ./tools#cli"},
 			wantBuild:   "[nix] build .#app ./tools#cli",
 			wantContext: "local://context",
 			wantPkgs:    "callSet <nixpkgs>",
@@ -426,8 +401,7 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantLoad:   "[nix] load package set github:NixOS/nixpkgs/0123abcd",
-			wantEvals:  []string{"[nix] evaluate hello"},
+			wantSet:    true,
 			wantBuild:  "[nix] build hello",
 			wantPkgs: `let f = builtins.getFlake "github:NixOS/nixpkgs/0123abcd"; in f.legacyPackages.${system} or f.packages.${system} or ` +
 				`(throw ("nixfile: the flake github:NixOS/nixpkgs/0123abcd has no legacyPackages or packages for " + system))`,
@@ -439,8 +413,7 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantLoad:   "[nix] load package set https://example.com/nixpkgs.tar.gz",
-			wantEvals:  []string{"[nix] evaluate hello"},
+			wantSet:    true,
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   `callSet (builtins.fetchTarball { url = "https://example.com/nixpkgs.tar.gz"; sha256 = "0abc"; })`,
 			wantGroups: [][]string{{`outputsAt "line 2" "the package set" pkgs [ "hello" ]`}},
@@ -451,8 +424,7 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantLoad:   "[nix] load package set <nixpkgs>",
-			wantEvals:  []string{"[nix] evaluate hello"},
+			wantSet:    true,
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{`outputsAt "line 2" "the package set" pkgs [ "hello" ]`}},
@@ -463,7 +435,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals:  []string{"[nix] evaluate hello"},
 			wantBuild:  "[nix] build hello",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{`outputsAt "line 1" "the package set" pkgs [ "hello" ]`}},
@@ -474,7 +445,6 @@ func TestNixStage(t *testing.T) {
 			wantImage:  defaultImage,
 			wantArch:   "amd64",
 			wantSystem: "x86_64-linux",
-			wantEvals:  []string{"[nix] evaluate hello curl jq"},
 			wantBuild:  "[nix] build hello curl jq",
 			wantPkgs:   "callSet <nixpkgs>",
 			wantGroups: [][]string{{
@@ -509,40 +479,20 @@ func TestNixStage(t *testing.T) {
 					t.Errorf("a step mounts the store cache %q, want %q", id, wantCache)
 				}
 			}
-			if n := 1 + len(v.evals); v.load != nil && len(v.storeCaches) != n+1 || v.load == nil && len(v.storeCaches) != n {
-				t.Errorf("%d steps mount the store cache, want every step", len(v.storeCaches))
+			if len(v.storeCaches) != 1 {
+				t.Errorf("%d steps mount the store cache, want the nix step", len(v.storeCaches))
 			}
 
-			gotLoad := ""
-			if v.load != nil {
-				gotLoad = g.name(v.load.dgst)
+			// One step: the package set first (if any), then each group.
+			wantArgs := []string{"/bin/sh", "/nixfile/expr/build.sh"}
+			if tt.wantSet {
+				wantArgs = append(wantArgs, "set")
 			}
-			if gotLoad != tt.wantLoad {
-				t.Errorf("load step %q, want %q", gotLoad, tt.wantLoad)
+			for i := range tt.wantGroups {
+				wantArgs = append(wantArgs, fmt.Sprint(i))
 			}
-
-			// A single line evaluates in the build step, several in steps
-			// of their own.
-			wantSteps := tt.wantEvals
-			wantBuildArgs := []string{"/bin/sh", "/nixfile/expr/build.sh"}
-			if len(tt.wantEvals) == 1 {
-				wantSteps, wantBuildArgs = nil, append(wantBuildArgs, "0")
-			}
-			var gotEvals []string
-			for i, e := range v.evals {
-				wantArgs := []string{"/bin/sh", "/nixfile/expr/eval.sh", fmt.Sprintf("groups.g%d", i), fmt.Sprint(i)}
-				if args := e.exec().Meta.Args; !slices.Equal(args, wantArgs) {
-					t.Errorf("step %d runs %q, want %q", i, args, wantArgs)
-				}
-				gotEvals = append(gotEvals, g.name(e.dgst))
-			}
-			switch {
-			case slices.Equal(gotEvals, wantSteps):
-			default:
-				t.Errorf("evaluate steps:\n got %q\nwant %q", gotEvals, wantSteps)
-			}
-			if args := v.build.exec().Meta.Args; !slices.Equal(args, wantBuildArgs) {
-				t.Errorf("the last step runs %q, want %q", args, wantBuildArgs)
+			if args := v.build.exec().Meta.Args; !slices.Equal(args, wantArgs) {
+				t.Errorf("the nix step runs %q, want %q", args, wantArgs)
 			}
 			switch name := g.name(v.build.dgst); {
 			case name == tt.wantBuild:
@@ -662,9 +612,9 @@ func TestNixImageResolver(t *testing.T) {
 	}
 }
 
-// With a source map, the load step carries the NIXPKGS line and each
-// evaluate step its own line (the whole of a continued line); the build
-// step carries none (with several lines; see below for one).
+// With a source map and several lines (or a NIXPKGS line), the nix step
+// carries none: the frontend names the line it failed at (FailureLines).
+// Without a source map, no op has a location.
 func TestNixStageSourceMap(t *testing.T) {
 	src := "# syntax=example.com/nixfile\n" + // 1
 		"NIXPKGS <nixpkgs>\n" + // 2
@@ -675,53 +625,55 @@ func TestNixStageSourceMap(t *testing.T) {
 		"FLAKE github:owner/repo#x\n" + // 7
 		"COPY a /a\n" + // 8
 		"BUILD app.nix\n" // 9
-	sm := llb.NewSourceMap(nil, "Nixfile", "Nixfile", []byte(src))
-	plan := newPlan(t, src, nixfile2llb.ConvertOpt{SourceMap: sm})
-	g := marshal(t, plan.Stage.Meta)
-	v := viewStage(t, g, "amd64", "x86_64-linux", "local://context")
-
-	type lines struct{ start, end int }
-	tests := []struct {
-		name string
-		step *execStep
-		want []lines
-	}{
-		{name: "load", step: v.load, want: []lines{{2, 2}}},
-		{name: "evaluate PACKAGES", step: &v.evals[0], want: []lines{{4, 6}}},
-		{name: "evaluate FLAKE", step: &v.evals[1], want: []lines{{7, 7}}},
-		{name: "evaluate BUILD", step: &v.evals[2], want: []lines{{9, 9}}},
-		{name: "build", step: &v.build, want: nil},
+	for _, nixfile := range []string{src, "NIXPKGS <nixpkgs>\nPACKAGES hello\n", "PACKAGES hello\nBUILD app.nix\n"} {
+		sm := llb.NewSourceMap(nil, "Nixfile", "Nixfile", []byte(nixfile))
+		g := marshal(t, newPlan(t, nixfile, nixfile2llb.ConvertOpt{SourceMap: sm}).Stage.Meta)
+		for _, d := range g.order {
+			if r := g.ranges(d); len(r) != 0 {
+				t.Errorf("%q: %s has ranges %v, want none", nixfile, g.name(d), r)
+			}
+		}
 	}
-	if len(v.evals) != 3 {
-		t.Fatalf("%d evaluate steps, want 3", len(v.evals))
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.step == nil {
-				t.Fatal("no such step")
-			}
-			var got []lines
-			for _, r := range g.ranges(tt.step.dgst) {
-				got = append(got, lines{int(r.GetStart().GetLine()), int(r.GetEnd().GetLine())})
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("%s step (%s) has lines %v, want %v", tt.name, g.name(tt.step.dgst), got, tt.want)
-			}
-			for _, l := range g.def.Source.Locations[string(tt.step.dgst)].GetLocations() {
-				info := g.def.Source.Infos[l.SourceIndex]
-				if info.Filename != "Nixfile" || string(info.Data) != src {
-					t.Errorf("location in %q, want the Nixfile", info.Filename)
-				}
-			}
-		})
-	}
-
-	// Without a source map, no op has a location.
 	plain := marshal(t, newPlan(t, src, nixfile2llb.ConvertOpt{}).Stage.Meta)
 	for _, d := range plain.order {
 		if r := plain.ranges(d); len(r) != 0 {
 			t.Errorf("%s has ranges %v without a source map", plain.name(d), r)
 		}
+	}
+}
+
+// The line a failed nix step is blamed on: the one it was evaluating, else
+// those of the groups nix says failed, else every group's.
+func TestFailureLines(t *testing.T) {
+	src := "NIXPKGS ./vendor\n" + // 1
+		"PACKAGES hello \\\n" + // 2
+		"  jq\n" + // 3
+		"BUILD app.nix\n" // 4
+	plan := newPlan(t, src, nixfile2llb.ConvertOpt{})
+	hello := "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-2.12.drv"
+	app := "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-app.drv"
+	groups := []byte("0 " + hello + "!out\n1 " + app + "!out\n")
+	tests := []struct {
+		name, evaluating, log string
+		want                  [][2]int // start and end lines
+	}{
+		{name: "loading the package set", evaluating: "set\n", want: [][2]int{{1, 1}}},
+		{name: "evaluating a continued line", evaluating: "0\n", want: [][2]int{{2, 3}}},
+		{name: "evaluating BUILD", evaluating: "1\n", want: [][2]int{{4, 4}}},
+		{name: "a build nix names", log: "error: builder for '" + app + "' failed with exit code 1", want: [][2]int{{4, 4}}},
+		{name: "a build nix names none of", log: "error: out of disk space", want: [][2]int{{2, 3}, {4, 4}}},
+		{name: "an index out of range", evaluating: "7\n", log: "error: builder for '" + hello + "' failed", want: [][2]int{{2, 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got [][2]int
+			for _, r := range plan.FailureLines(tt.evaluating, groups, tt.log) {
+				got = append(got, [2]int{r.Start.Line, r.End.Line})
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("FailureLines = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -733,14 +685,61 @@ func TestNixStageSourceMapSingleLine(t *testing.T) {
 	plan := newPlan(t, src, nixfile2llb.ConvertOpt{SourceMap: sm})
 	g := marshal(t, plan.Stage.Meta)
 	v := viewStage(t, g, "amd64", "x86_64-linux", "")
-	if len(v.evals) != 0 {
-		t.Fatalf("%d evaluate steps, want none", len(v.evals))
-	}
 	var got []int
 	for _, r := range g.ranges(v.build.dgst) {
 		got = append(got, int(r.GetStart().GetLine()), int(r.GetEnd().GetLine()))
 	}
 	if !reflect.DeepEqual(got, []int{2, 2}) {
 		t.Errorf("the build step has lines %v, want [2 2]", got)
+	}
+}
+
+// The build context is loaded only for a Nixfile that reads it: one that
+// does not makes no context request (its .dockerignore included).
+func TestLoadContextOnlyWhenRead(t *testing.T) {
+	tests := []struct {
+		nixfile string
+		want    bool
+	}{
+		{nixfile: "PACKAGES hello\nENV A=b\n", want: false},
+		{nixfile: "FLAKE github:owner/repo#x\n", want: false},
+		{nixfile: "BUILD app.nix\n", want: true},
+		{nixfile: "PACKAGES hello\nCOPY a /a\n", want: true},
+		{nixfile: "NIXPKGS ./vendor\nPACKAGES hello\n", want: true},
+		{nixfile: "FLAKE .#app\n", want: true},
+	}
+	for _, tt := range tests {
+		called := 0
+		src := llb.Local("loaded", llb.SharedKeyHint("loaded"))
+		opt := nixfile2llb.ConvertOpt{LoadContext: func(context.Context) (*llb.State, error) {
+			called++
+			return &src, nil
+		}}
+		plan := newPlan(t, tt.nixfile, opt)
+		if got := called > 0; got != tt.want || called > 1 {
+			t.Errorf("%q: the context was loaded %d times, want it loaded: %t", tt.nixfile, called, tt.want)
+		}
+		if !tt.want {
+			continue
+		}
+		closure := closureOf(t, []string{"hello-2.12.1"}, nil, nil)
+		if plan.Stage == nil {
+			closure = nil
+		}
+		res, err := plan.Assemble(closure)
+		if err != nil {
+			t.Fatalf("%q: Assemble: %v", tt.nixfile, err)
+		}
+		def, err := res.State.Marshal(context.Background(), llb.LinuxAmd64, llb.LocalUniqueID(testUniqueID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := decode(t, def)
+		if len(g.sources("local://loaded")) == 0 {
+			t.Errorf("%q: the loaded context is not used", tt.nixfile)
+		}
+		if n := len(g.sources("local://context")); n != 0 {
+			t.Errorf("%q: %d sources of the default context, want the loaded one only", tt.nixfile, n)
+		}
 	}
 }

@@ -91,6 +91,13 @@ func TestBadNixfilesPointAtTheLine(t *testing.T) {
 			message: []string{"outside the build context"},
 		},
 		{
+			name:    "unknown attribute after a NIXPKGS line",
+			nixfile: "NIXPKGS <nixpkgs>\nPACKAGES hello\nBUILD app.nix\nPACKAGES helo\n",
+			files:   map[string]string{"app.nix": "(import <nixpkgs> { }).greeter\n"},
+			line:    4,
+			message: []string{"attribute 'helo' not found in the package set", "did you mean hello"},
+		},
+		{
 			name:    "a second NIXPKGS",
 			nixfile: "NIXPKGS <nixpkgs>\nNIXPKGS ./pkgs\nPACKAGES hello\n",
 			line:    2,
