@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -27,6 +28,9 @@ type build struct {
 	// rootfsDefaults keeps the Nixfile's ROOTFS defaults (ours only);
 	// otherwise ours is built with ROOTFS none.
 	rootfsDefaults bool
+	// frontend, if set, is the frontend image ours is built with instead of
+	// the nixfile one (the no-op frontend's).
+	frontend string
 }
 
 // nixfile is the Nixfile ours builds: what a user would write for b.
@@ -53,7 +57,7 @@ type builder struct {
 	dockerfileDir string // the baseline's Dockerfile
 	frontendImage string
 	tmp           string
-	verbose       bool // print the slow steps of each build
+	verbose       bool // print the steps of each build
 }
 
 // imageInfo is what an OCI export says about its image.
@@ -92,7 +96,7 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 		}
 		opt.LocalMounts["dockerfile"] = dfFS
 		opt.Frontend = "gateway.v0"
-		opt.FrontendAttrs = map[string]string{"source": bd.frontendImage, "filename": "Nixfile"}
+		opt.FrontendAttrs = map[string]string{"source": cmp.Or(b.frontend, bd.frontendImage), "filename": "Nixfile"}
 	} else {
 		dfFS, err := fsutil.NewFS(bd.dockerfileDir)
 		if err != nil {
@@ -152,18 +156,19 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 	return elapsed, info, nil
 }
 
-// printSteps prints, to stderr, the steps of a build that took a while.
+// printSteps prints, to stderr, the steps of a build: when each started
+// (from the first) and how long it took.
 func printSteps(b build, elapsed time.Duration, steps map[string]*client.Vertex) {
 	var vs []*client.Vertex
 	for _, v := range steps {
-		if v.Started != nil && v.Completed != nil && v.Completed.Sub(*v.Started) >= 100*time.Millisecond {
+		if v.Started != nil && v.Completed != nil {
 			vs = append(vs, v)
 		}
 	}
 	slices.SortFunc(vs, func(a, b *client.Vertex) int { return a.Started.Compare(*b.Started) })
-	fmt.Fprintf(os.Stderr, "[bench]   %s %v: %s, %d steps, slow ones:\n", b.side, b.packages, secs(elapsed), len(steps))
+	fmt.Fprintf(os.Stderr, "[bench]   %s %v: %s, %d steps (start, duration, name):\n", b.side, b.packages, secs(elapsed), len(steps))
 	for _, v := range vs {
-		fmt.Fprintf(os.Stderr, "[bench]     %6s %s\n", secs(v.Completed.Sub(*v.Started)), v.Name)
+		fmt.Fprintf(os.Stderr, "[bench]   %6s %6s %.90s\n", secs(v.Started.Sub(*vs[0].Started)), secs(v.Completed.Sub(*v.Started)), v.Name)
 	}
 }
 

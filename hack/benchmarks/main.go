@@ -11,7 +11,9 @@
 // Every workload and side gets a buildkitd of its own on an empty state (the
 // cold build), then rebuilds on that same daemon: with no change, and with one
 // package added (each repeat adds a different one, so none is cached). The
-// two sides take turns at every step.
+// two sides take turns at every step. Ours' daemon also times no-change
+// rebuilds through noopfrontend, a gateway frontend that does nothing (pushed
+// to the bed's registry at the start): the floor of any gateway frontend.
 package main
 
 import (
@@ -87,6 +89,8 @@ type config struct {
 	workloads      []workload
 
 	frontendImage string
+	noopImage     string // the no-op frontend's, pushed by publishNoop
+	registry      string
 	nixImage      string
 	bkConfig      string
 	dockerfileDir string
@@ -100,7 +104,7 @@ func main() {
 	slow := flag.Duration("slow", 15*time.Second, "how long the slow package of W1 takes to build")
 	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2)")
 	dedupe := flag.Bool("dedupe", true, "also compare what a second image adds to a registry holding a first")
-	verbose := flag.Bool("v", false, "print each build's slow steps to stderr")
+	verbose := flag.Bool("v", false, "print each build's steps (start, duration) to stderr")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: hack/bench [flags]   (markdown tables on stdout, progress on stderr)")
 		flag.PrintDefaults()
@@ -113,10 +117,11 @@ func main() {
 	cfg := config{
 		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, verbose: *verbose,
 		frontendImage: os.Getenv("NIXFILE_FRONTEND_IMAGE"),
+		registry:      os.Getenv("NIXFILE_REGISTRY"),
 		nixImage:      os.Getenv("NIXFILE_NIX_IMAGE_DEFAULT"),
 		bkConfig:      os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
 	}
-	if cfg.frontendImage == "" || cfg.bkConfig == "" {
+	if cfg.frontendImage == "" || cfg.bkConfig == "" || cfg.registry == "" {
 		fatalf(`the test bed is not in the environment; run hack/bench, or: hack/testbed up && eval "$(hack/testbed env)"`)
 	}
 	_, file, _, _ := runtime.Caller(0)
@@ -165,6 +170,8 @@ type sideResult struct {
 	addBytes               []int64  // what each +1 image adds to a registry holding the image
 	img                    imageInfo
 	defaults               *imageInfo // ours with the ROOTFS defaults
+	// ours only: the no-change rebuilds through the no-op frontend
+	noopNoChange []time.Duration
 }
 
 // dedupeResult is the first and second image of the layers comparison.
@@ -181,6 +188,10 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.noopImage, err = publishNoop(ctx, cfg); err != nil {
+		return err
+	}
+	m = append(m, [2]string{"no-op frontend image", cfg.noopImage + " (hack/benchmarks/noopfrontend, built and pushed by this run)"})
 	res := results{work: map[string]map[side]*sideResult{}, dedupe: map[string]*dedupeResult{}}
 	for wi, w := range cfg.workloads {
 		r, err := measure(ctx, cfg, w, cfg.dedupe && wi == len(cfg.workloads)-1, res.dedupe)
@@ -243,6 +254,10 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 			if i < cfg.cold-1 {
 				return nil
 			}
+			// The no-op frontend takes its turn after ours, on ours' daemon;
+			// a first build, untimed, pulls its image there.
+			noop := base[ours]
+			noop.frontend = cfg.noopImage
 			for j := range cfg.rebuilds {
 				for _, s := range sides {
 					t, again, err := bds[s].run(ctx, base[s])
@@ -255,6 +270,19 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 					}
 					res[s].noChange = append(res[s].noChange, t)
 					progress("%s %s: rebuild, no change %d/%d: %s", w.name, s, j+1, cfg.rebuilds, secs(t))
+					if s != ours {
+						continue
+					}
+					if j == 0 {
+						if _, _, err := bds[ours].run(ctx, noop); err != nil {
+							return err
+						}
+					}
+					if t, _, err = bds[ours].run(ctx, noop); err != nil {
+						return err
+					}
+					res[ours].noopNoChange = append(res[ours].noopNoChange, t)
+					progress("%s no-op frontend: rebuild, no change %d/%d: %s", w.name, j+1, cfg.rebuilds, secs(t))
 				}
 			}
 			for j := range min(cfg.rebuilds, len(w.adds)) {
