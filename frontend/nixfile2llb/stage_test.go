@@ -61,6 +61,11 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 	if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
 		t.Errorf("%v: the /nix cache is %v, want locked", args, m.CacheOpt.Sharing)
 	}
+	// The image's digest keys the step: hashing its /nix file by file
+	// would only cost time.
+	if m.ContentCache != pb.MountContentCache_OFF {
+		t.Errorf("%v: the /nix cache's content is hashed (%v), want it not", args, m.ContentCache)
+	}
 	if m.Selector != "/nix" || m.Readonly {
 		t.Errorf("%v: /nix mounts %q (read-only %t), want the seed's /nix, writable", args, m.Selector, m.Readonly)
 	}
