@@ -6,7 +6,7 @@
 //
 // Run it through hack/bench, which brings the test bed up first:
 //
-//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2] [-dedupe=false]
+//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3] [-dedupe=false]
 //
 // Every workload and side gets a buildkitd of its own on an empty state (the
 // cold build), then rebuilds on that same daemon: with no change, and with one
@@ -70,6 +70,12 @@ var workloads = []workload{
 		packages: []string{"busybox", "hello", "greeter", "tools.greet", "cacert", "tzdata", "iana-etc"},
 		adds:     []string{"libfoo", "motd", "odd", "althello"},
 	},
+	{
+		// The smallest: the one where the frontend's own cost weighs most.
+		name:     "W3",
+		packages: []string{"hello"},
+		adds:     []string{"greeter", "tzdata", "iana-etc", "motd"},
+	},
 }
 
 // The layers (dedupe) comparison: a first image, and a second sharing most of
@@ -102,7 +108,7 @@ func main() {
 	cold := flag.Int("cold", 1, "cold builds per workload and side, each on a fresh buildkitd; the median is printed")
 	rebuilds := flag.Int("rebuilds", 3, "repeats of each rebuild; the median is printed")
 	slow := flag.Duration("slow", 15*time.Second, "how long the slow package of W1 takes to build")
-	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2)")
+	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2,W3)")
 	dedupe := flag.Bool("dedupe", true, "also compare what a second image adds to a registry holding a first")
 	verbose := flag.Bool("v", false, "print each build's steps (start, duration) to stderr")
 	flag.Usage = func() {
@@ -206,7 +212,7 @@ func run(ctx context.Context, cfg config) error {
 }
 
 // measure runs a workload's builds for both sides, each side on a daemon of
-// its own, taking turns at every step (ours, then the baseline) so that what
+// its own, taking turns at every step (each going first in turn) so that what
 // else runs on the machine weighs on both alike. Each cold build is on fresh
 // daemons; the rebuilds (and the layers comparison, if dedupe) are on the
 // last cold build's daemons.
@@ -243,7 +249,7 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		}
 		err := withBuilders(ctx, cfg, sides, dirs, func(bds map[side]*builder) error {
 			img := map[side]imageInfo{}
-			for _, s := range sides {
+			for _, s := range turns(i) {
 				t, im, err := bds[s].run(ctx, base[s])
 				if err != nil {
 					return err
@@ -259,7 +265,7 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 			noop := base[ours]
 			noop.frontend = cfg.noopImage
 			for j := range cfg.rebuilds {
-				for _, s := range sides {
+				for _, s := range turns(j) {
 					t, again, err := bds[s].run(ctx, base[s])
 					if err != nil {
 						return err
@@ -286,7 +292,7 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 				}
 			}
 			for j := range min(cfg.rebuilds, len(w.adds)) {
-				for _, s := range sides {
+				for _, s := range turns(j) {
 					b := base[s]
 					b.packages = append(slices.Clone(w.packages), w.adds[j])
 					t, more, err := bds[s].run(ctx, b)
@@ -321,6 +327,16 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		}
 	}
 	return res, nil
+}
+
+// turns is the order of the sides at the n-th repeat of a step: each goes
+// first in turn, so that neither always finds what the other warmed (the
+// registry's blobs in the page cache, for a cold build).
+func turns(n int) []side {
+	if n%2 == 1 {
+		return []side{baseline, ours}
+	}
+	return []side{ours, baseline}
 }
 
 // withBuilders starts a fresh daemon per side, runs f with a builder on

@@ -166,7 +166,8 @@ Notes:
   builds on a buildkitd of its own, started on an empty state for the cold build
   (both sides pull the nix image from the bed's registry; ours also pulls its
   frontend image); the rebuilds are on that same daemon. The sides take turns at
-  every step, so that other load on the machine weighs on both alike. Each "+1
+  every step, each going first in turn, so that other load on the machine weighs
+  on both alike and neither always finds the other's pull in the page cache. Each "+1
   package" repeat adds a different package to the workload's list.
 - "a gateway frontend that does nothing": ` + "`gateway.v0`" + ` with ` + "`hack/benchmarks/noopfrontend`" + `
   (it returns scratch, reading nothing; pushed to the bed's registry at the start)
