@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/nixfile/nixfile/frontend/nixfile"
@@ -45,6 +46,14 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 
 	f, err := nixfile.Parse(src.Data)
 	if err != nil {
+		// --call check reports a syntax error as its result, as it does
+		// for a Dockerfile; any other request fails with it.
+		res, ok, herr := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
+			Lint: func(context.Context) (*lint.LintResults, error) { return syntaxErrorResults(src, err), nil },
+		})
+		if herr != nil || ok {
+			return res, herr
+		}
 		return nil, err
 	}
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src)); err != nil || ok {

@@ -98,14 +98,27 @@ func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *docke
 		})
 	}
 	if err := buildError(ctx, f, bc); err != nil {
-		be := &lint.BuildError{Message: err.Error(), Location: pb.Location{SourceIndex: int32(idx)}}
-		var le *nixfile.LocationError
-		if errors.As(err, &le) {
-			be.Location.Ranges = pbRanges(append([]nixfile.Range{le.Range}, le.Also...)...)
-		}
-		results.Error = be
+		results.Error = lintBuildError(err, idx)
 	}
 	return results
+}
+
+// syntaxErrorResults is --call check's result for a Nixfile that does not
+// parse: no warnings, and the error with its line.
+func syntaxErrorResults(src *dockerui.Source, err error) *lint.LintResults {
+	results := &lint.LintResults{Warnings: []lint.Warning{}}
+	results.Error = lintBuildError(err, results.AddSource(src.SourceMap))
+	return results
+}
+
+// lintBuildError is err as check reports it, with its Nixfile lines.
+func lintBuildError(err error, sourceIndex int) *lint.BuildError {
+	be := &lint.BuildError{Message: err.Error(), Location: pb.Location{SourceIndex: int32(sourceIndex)}}
+	var le *nixfile.LocationError
+	if errors.As(err, &le) {
+		be.Location.Ranges = pbRanges(append([]nixfile.Range{le.Range}, le.Also...)...)
+	}
+	return be
 }
 
 // warnChecks shows the checks' warnings during a normal build, as BuildKit
@@ -117,11 +130,11 @@ func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *
 	}
 	for _, w := range nixlint.Check(f, opt) {
 		r := nixlint.RuleByName(w.Rule)
-		line := 0
+		msg := fmt.Sprintf("%s: %s", r.Name, w.Message)
 		if len(w.Ranges) > 0 {
-			line = w.Ranges[0].Start.Line
+			msg += fmt.Sprintf(" (line %d)", w.Ranges[0].Start.Line)
 		}
-		src.Warn(ctx, fmt.Sprintf("%s: %s (line %d)", r.Name, w.Message, line), client.WarnOpts{
+		src.Warn(ctx, msg, client.WarnOpts{
 			Level:  1,
 			Range:  pbRanges(w.Ranges...),
 			Detail: [][]byte{[]byte(r.Description)},

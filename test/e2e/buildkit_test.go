@@ -183,6 +183,10 @@ func TestBuildShowsCheckWarnings(t *testing.T) {
 			t.Errorf("the warnings lack %q:\n%s", w, all)
 		}
 	}
+	// RunsAsRoot is about a missing line: it names none.
+	if strings.Contains(all, "(line 0)") {
+		t.Errorf("a warning names line 0:\n%s", all)
+	}
 }
 
 // linux/amd64 builds; a platform the frontend does not build for fails

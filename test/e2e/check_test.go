@@ -169,6 +169,18 @@ func TestCheck(t *testing.T) {
 		}
 	})
 
+	t.Run("syntax error", func(t *testing.T) {
+		res, status := checkNixfile(t, "# syntax=nixfile/nixfile\nPACKAGES hello\nPACKGES jq\n")
+		if status != 1 {
+			t.Errorf("exit status %d, want 1", status)
+		}
+		e := res.Error
+		if e == nil || !strings.Contains(e.Message, `unknown instruction "PACKGES"`) ||
+			len(e.Location.Ranges) != 1 || e.Location.Ranges[0].Start.Line != 3 {
+			t.Fatalf("build error %+v, want the unknown instruction at line 3", e)
+		}
+	})
+
 	t.Run("build error", func(t *testing.T) {
 		res, status := checkNixfile(t, "# syntax=nixfile/nixfile\nNIXPKGS ./pkgs\nPACKAGES hello\nUSER app\nEXPOSE 99999\n")
 		if status != 1 {
