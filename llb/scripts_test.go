@@ -17,19 +17,17 @@ func TestScriptsUseOnlyTheOfficialImagesTools(t *testing.T) {
 		"do": true, "done": true, "while": true, "read": true, "case": true, "esac": true, "return": true,
 		"wait": true, "echo": true, "printf": true, "break": true, "logged": true, "[": true, "!": true,
 		"sh": true, ":": true, "exit": true,
-		// the scripts' own functions
-		"outputs": true,
 		// coreutils, grep, nix
 		"rm": true, "mkfifo": true, "tee": true, "sort": true, "cut": true, "ls": true, "cat": true,
 		"mkdir": true, "cp": true, "grep": true,
-		"nix": true, "nix-instantiate": true, "nix-store": true,
+		"nix": true, "nix-build": true, "nix-instantiate": true, "nix-store": true,
 	}
 	// The first word of each command: after a newline, ;, |, &&, ||, $( or
 	// a keyword that starts a command list.
 	cmdRe := regexp.MustCompile(`(?m)(?:^|;|\||&&|\|\||\$\(|\bthen|\bdo|\belse)\s*([A-Za-z_\[!:][A-Za-z0-9_.-]*)`)
 	// Lines of nix.conf settings inside NIX_CONFIG are not commands.
 	setting := regexp.MustCompile(`(?m)^[a-z-]+ = .*$`)
-	for name, script := range map[string]string{"load": loadSetScript, "eval": evalScript, "build": buildScript} {
+	for name, script := range map[string]string{"build": buildScript} {
 		code := setting.ReplaceAllString(script, "")
 		for _, m := range cmdRe.FindAllStringSubmatch(code, -1) {
 			w := m[1]

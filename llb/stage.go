@@ -119,8 +119,6 @@ func NewStage(spec StageSpec) Stage {
 	// The scripts are files, so a failed step's error names a short command.
 	exprState := llb.Scratch().File(
 		llb.Mkfile("build.nix", 0o644, []byte(expr)).
-			Mkfile("load.sh", 0o644, []byte(loadSetScript)).
-			Mkfile("eval.sh", 0o644, []byte(evalScript)).
 			Mkfile("build.sh", 0o644, []byte(buildScript)),
 		llb.WithCustomName("[internal] generate build.nix"))
 
@@ -215,9 +213,9 @@ func describeSet(set *PackageSet) string {
 
 // The scripts run with the nix image's own shell and PATH, and use only
 // what the official image has besides nix: bash, coreutils, grep, findutils
-// (no sed, no awk). nix-instantiate prints drv!output for the chosen
-// outputs (a bare drv for "out"), and nix-store --realise builds exactly
-// those; both exist in nix 2.8 and in current nix.
+// (no sed, no awk). nix-build builds the chosen output of each
+// derivation and prints its path; nix-instantiate prints drv!output for it
+// (a bare drv for "out"); both work alike in nix 2.8 and in current nix.
 //
 // nix's stderr goes to the build log as it comes and to MetaLog, so that
 // when a step fails the frontend can put nix's own message in the error.
@@ -244,48 +242,31 @@ logged() {
 }
 `
 
-const loadSetScript = scriptPrelude + `logged nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null
-`
-
-// evalScript instantiates one group, "$1" its attribute.
-const evalScript = scriptPrelude + `logged nix-instantiate ` + exprMount + `/build.nix -A "$1"
-`
-
-// buildScript evaluates the groups its arguments name (after EvaluatingSet:
-// the package set), realises every group's outputs in one nix invocation and
-// reports the closure.
+// buildScript builds every group its arguments name in one nix invocation
+// (the package set loads once), and reports the closure.
 //
-// Every group evaluates in one nix invocation, so a package set loads once.
-// Only when that fails does it evaluate again a line at a time, recording
-// each in MetaEvaluating, so that the error names the line that fails; and
-// only when the build fails does it map derivations to groups (MetaGroups).
+// Only when that fails does it look for the line to blame: it evaluates
+// each alone (EvaluatingSet: the package set), recording it in
+// MetaEvaluating, and stops at the first that fails; when all evaluate, the
+// build failed, and MetaGroups maps each line's derivations for the
+// frontend to match with those nix names (FailedGroups). nix's message is
+// the one of the whole build, in MetaLog.
 // Store paths have no blanks, so one cp copies the whole closure out.
-const buildScript = scriptPrelude + `outputs() {
-  for d in "$@"; do case "$d" in *.drv) echo "$d!out" ;; *) echo "$d" ;; esac; done
-}
-all=
+const buildScript = scriptPrelude + `all=
 for a in "$@"; do if [ "$a" != ` + EvaluatingSet + ` ]; then all="$all -A groups.g$a"; fi; done
-if ! drvs=$(logged nix-instantiate ` + exprMount + `/build.nix $all); then
-  : >"$out/` + MetaLog + `"
+if ! roots=$(logged nix-build ` + exprMount + `/build.nix --no-out-link $all); then
   for a in "$@"; do
     echo "$a" >"$out/` + MetaEvaluating + `"
     if [ "$a" = ` + EvaluatingSet + ` ]; then
-      sh ` + exprMount + `/load.sh
+      nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null 2>&1 || exit 1
     else
-      sh ` + exprMount + `/eval.sh "groups.g$a" >/dev/null
+      drvs=$(nix-instantiate ` + exprMount + `/build.nix -A "groups.g$a" 2>/dev/null) || exit 1
+      for d in $drvs; do
+        case "$d" in *.drv) echo "$a $d!out" ;; *) echo "$a $d" ;; esac
+      done >>"$out/` + MetaGroups + `"
     fi
   done
   rm -f "$out/` + MetaEvaluating + `"
-  echo "nixfile: the lines failed to evaluate together but not one at a time" >&2
-  exit 1
-fi
-drvs=$(outputs $drvs | sort -u)
-if ! roots=$(logged nix-store --realise $drvs); then
-  for a in "$@"; do
-    if [ "$a" != ` + EvaluatingSet + ` ]; then
-      for d in $(outputs $(nix-instantiate ` + exprMount + `/build.nix -A "groups.g$a" 2>/dev/null)); do echo "$a $d"; done
-    fi
-  done >"$out/` + MetaGroups + `"
   exit 1
 fi
 printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"

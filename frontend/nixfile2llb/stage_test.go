@@ -152,7 +152,7 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 			}
 			exprOp, _ := g.mountInput(e, m)
 			files := mkfiles(exprOp)
-			for _, f := range []string{"/build.nix", "/load.sh", "/eval.sh", "/build.sh"} {
+			for _, f := range []string{"/build.nix", "/build.sh"} {
 				if _, ok := files[f]; !ok {
 					t.Errorf("%v: /nixfile/expr has no %s (has %v)", args, f, files)
 				}
