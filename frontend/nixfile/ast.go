@@ -81,13 +81,15 @@ type Build struct {
 	Attrs []string
 }
 
-// Copy is COPY [--chmod=] [--chown=] src... dest.
+// Copy is COPY [--chmod=] [--chown=] src... dest, or the same with
+// ["src", ..., "dest"].
 type Copy struct {
 	Base
 	Chmod   string
 	Chown   string
 	Sources []string
 	Dest    string
+	JSON    bool // the paths were a JSON array: each string is one path
 }
 
 // KeyValue is one KEY=VALUE of ENV or LABEL.

@@ -166,6 +166,30 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 	}
 
+	if kw == "COPY" {
+		// As in a Dockerfile, the paths may be a JSON array after the
+		// flags: each string is one path, spaces and quotes included.
+		if flagText, array, ok := cutJSONPaths(rest); ok {
+			flagWords, err := splitWords(flagText)
+			if err != nil {
+				return nil, errf("%v", err)
+			}
+			flags, extra, err := parseFlags(flagWords, spec.flags)
+			if err != nil {
+				return nil, errf("%v", err)
+			}
+			paths, err := parseJSONArray(array)
+			if err != nil {
+				return nil, errf("%v", err)
+			}
+			if len(extra) > 0 || len(paths) < 2 {
+				return nil, errf("%s", spec.usage)
+			}
+			return &Copy{Base: base, Chmod: flags["chmod"], Chown: flags["chown"],
+				Sources: paths[:len(paths)-1], Dest: paths[len(paths)-1], JSON: true}, nil
+		}
+	}
+
 	words, err := splitWords(rest)
 	if err != nil {
 		return nil, errf("%v", err)
@@ -262,7 +286,24 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 	return nil, errf("not implemented") // unreachable: every keyword is handled above
 }
 
-// parseJSONArray reads the JSON form of ENTRYPOINT, CMD and VOLUME.
+// cutJSONPaths splits COPY's arguments into its leading --flags and a JSON
+// array, if what follows the flags is one.
+func cutJSONPaths(rest string) (flags, array string, ok bool) {
+	s := rest
+	for strings.HasPrefix(s, "--") {
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			return "", "", false
+		}
+		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+	}
+	if !strings.HasPrefix(s, "[") {
+		return "", "", false
+	}
+	return strings.TrimSpace(rest[:len(rest)-len(s)]), s, true
+}
+
+// parseJSONArray reads the JSON form of ENTRYPOINT, CMD, VOLUME and COPY.
 func parseJSONArray(rest string) ([]string, error) {
 	var args []string
 	if err := json.Unmarshal([]byte(rest), &args); err != nil {

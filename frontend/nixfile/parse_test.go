@@ -49,7 +49,7 @@ func fields(in Instruction) string {
 	case *Build:
 		return fmt.Sprintf("File=%q Attrs=%q", in.File, in.Attrs)
 	case *Copy:
-		return fmt.Sprintf("Chmod=%q Chown=%q Sources=%q Dest=%q", in.Chmod, in.Chown, in.Sources, in.Dest)
+		return fmt.Sprintf("JSON=%t Chmod=%q Chown=%q Sources=%q Dest=%q", in.JSON, in.Chmod, in.Chown, in.Sources, in.Dest)
 	case *Env:
 		return "Vars=" + fmtKeyValues(in.Vars)
 	case *Label:
@@ -285,6 +285,9 @@ func TestParseErrors(t *testing.T) {
 		{name: "COPY flag with empty value", input: "COPY --chown= /a /b\n", wantLine: 1, wantMsg: "flag --chown needs a value"},
 		{name: "COPY flag twice", input: "COPY --chmod=1 --chmod=2 /a /b\n", wantLine: 1, wantMsg: "flag --chmod given twice"},
 		{name: "COPY one word", input: "COPY /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "COPY JSON with one path", input: "COPY [\"/a\"]\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "COPY bad JSON", input: "PACKAGES a\nCOPY [\"a\", b]\n", wantLine: 2, wantMsg: "COPY: invalid JSON array"},
+		{name: "COPY JSON with an unknown flag", input: "COPY --from=x [\"a\", \"b\"]\n", wantLine: 1, wantMsg: "unknown flag --from=x"},
 		{name: "COPY only flags and one word", input: "COPY --chmod=0755 /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
 		{name: "flag on an instruction without flags", input: "PACKAGES --impure hello\n", wantLine: 1, wantMsg: "PACKAGES: takes no flags, got --impure"},
 		{name: "ARG name starts with a digit", input: "ARG 1ABC=x\n", wantLine: 1, wantMsg: `ARG: invalid name "1ABC"`},

@@ -114,6 +114,19 @@ func TestAssemble(t *testing.T) {
 			},
 		},
 		{
+			// Each string is one path, spaces and quotes as written; only
+			// $VARIABLES expand.
+			name: "COPY in JSON form",
+			nixfile: "ROOTFS none\n" + // 1
+				"ARG DIR='conf d'\n" + // 2
+				"COPY [\"my file.txt\", \"it's \\\"x\\\".conf\", \"/etc/$DIR/\"]\n" + // 3
+				"COPY --chmod=0600 [\"a\\\\b\", \"/k\"]\n", // 4
+			wantCopies: []wantCopy{
+				{line: 3, srcs: []string{"/my file.txt", `/it's "x".conf`}, dest: "/etc/conf d/", mode: -1, owner: "0:0"},
+				{line: 4, srcs: []string{`/a\b`}, dest: "/k", mode: 0o600, owner: "0:0"},
+			},
+		},
+		{
 			name:    "COPY with a SOURCE_DATE_EPOCH",
 			nixfile: "ROOTFS none\nPACKAGES hello\nCOPY a b /dst\n",
 			opt:     nixfile2llb.ConvertOpt{Epoch: &epoch},

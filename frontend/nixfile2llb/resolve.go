@@ -94,6 +94,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		}
 		return out, nil
 	}
+	// A string of a JSON array is one word as written: its quotes and
+	// backslashes are escaped, so that only $VARIABLES expand.
+	jsonWord := func(in nixfile.Instruction, s string) (string, error) {
+		return word(in, jsonWordEscaper.Replace(s))
+	}
 	words := func(in nixfile.Instruction, ws []string) ([]string, error) {
 		var out []string
 		for _, w := range ws {
@@ -200,8 +205,12 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
 			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in}
+			copyWord := word
+			if in.JSON {
+				copyWord = jsonWord
+			}
 			for _, s := range in.Sources {
-				v, err := word(in, s)
+				v, err := copyWord(in, s)
 				if err != nil {
 					return nil, err
 				}
@@ -211,7 +220,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				}
 				c.sources = append(c.sources, rel)
 			}
-			dest, err := word(in, in.Dest)
+			dest, err := copyWord(in, in.Dest)
 			if err != nil {
 				return nil, err
 			}
@@ -331,7 +340,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if in.JSON {
 				// Each JSON string is one path: expanded, never split.
 				for _, p := range in.Paths {
-					v, err := word(in, p)
+					v, err := jsonWord(in, p)
 					if err != nil {
 						return nil, err
 					}
@@ -529,3 +538,5 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
 }
+
+var jsonWordEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`)

@@ -190,3 +190,23 @@ func sorted(in []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// COPY's JSON form takes each string as one path: names with spaces and
+// quotes reach the image as they are in the context.
+func TestCopyJSONForm(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{
+		"Nixfile":     "ROOTFS none\nARG APP='my app'\nCOPY [\"my file.txt\", \"it's.conf\", \"/etc/$APP/\"]\n",
+		"my file.txt": "spaces\n",
+		"it's.conf":   "quote\n",
+	})
+	img, err := build(t, bed, dir, buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"etc/my app/my file.txt": "spaces\n", "etc/my app/it's.conf": "quote\n"} {
+		if f, ok := img.files[name]; !ok || string(f.data) != want {
+			t.Errorf("%s is %q (present: %t), want %q", name, f.data, ok, want)
+		}
+	}
+}
