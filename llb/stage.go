@@ -122,58 +122,12 @@ func NewStage(spec StageSpec) Stage {
 			Mkfile("build.sh", 0o644, []byte(buildScript)),
 		llb.WithCustomName("[internal] generate build.nix"))
 
-	// The store cache is seeded from the image's /nix (made if the image
-	// has none, as a Debian-based nix image may not). It is locked: nix
-	// without a daemon does not always survive another nix process on the
-	// same database (seen: "SQLite database ... is busy" when two builds
-	// start on a new store), so concurrent builds take turns at nix steps.
-	var storeMount []llb.RunOption
-	if spec.StoreCacheID != "" {
-		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
-			llb.WithCustomName("[internal] nix store seed"))
-		// Not content-hashed: the image (by digest) already keys the step,
-		// and hashing every file of the image's /nix cost seconds on a
-		// first build (3.7 s for a 240 MB /nix here).
-		storeMount = append(storeMount, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
-			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
-			llb.ContentCache(llb.MountContentCacheOff)))
-	}
-	mounts := func(extra ...llb.RunOption) []llb.RunOption {
-		opts := []llb.RunOption{
-			llb.AddMount(exprMount, exprState, llb.Readonly),
-			llb.AddEnv("NIXFILE_SYSTEM", spec.System),
-		}
-		// Secrets are mounted, never copied: they are in no layer, no cache
-		// key and no cache.
-		for _, id := range Secrets {
-			opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
-		}
-		opts = append(opts, storeMount...)
-		if spec.Context != nil {
-			opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
-		}
-		return append(opts, extra...)
-	}
-	run := func(st llb.State, args []string, name string, marks []llb.ConstraintsOpt, extra ...llb.RunOption) llb.ExecState {
-		opts := mounts(extra...)
-		opts = append(opts, llb.Args(append([]string{"/bin/sh"}, args...)), llb.WithCustomName(name))
-		if spec.IgnoreCache {
-			opts = append(opts, llb.IgnoreCache)
-		}
-		for _, m := range marks {
-			opts = append(opts, m)
-		}
-		es := st.Run(opts...)
-		es.AddMount(metaMount, llb.Scratch())
-		return es
-	}
-
 	// One nix step loads the package set, evaluates each group and builds
 	// them all: a step is a container start, and nothing is cached between
 	// these parts that the store cache does not keep anyway. The step
 	// records what it is evaluating (MetaEvaluating), so that a failure
 	// names its line: with a single line the step itself carries it.
-	args := []string{exprMount + "/build.sh"}
+	args := []string{"/bin/sh", exprMount + "/build.sh"}
 	if spec.PackageSet != nil {
 		args = append(args, EvaluatingSet)
 	}
@@ -184,11 +138,45 @@ func NewStage(spec StageSpec) Stage {
 		}
 		args = append(args, fmt.Sprint(i))
 	}
-	var marks []llb.ConstraintsOpt
-	if len(spec.Groups) == 1 && spec.PackageSet == nil {
-		marks = spec.Groups[0].Opts
+	opts := []llb.RunOption{
+		llb.Args(args),
+		llb.WithCustomName("[nix] build " + strings.Join(names, " ")),
+		llb.AddMount(exprMount, exprState, llb.Readonly),
+		llb.AddEnv("NIXFILE_SYSTEM", spec.System),
 	}
-	build := run(spec.Image, args, "[nix] build "+strings.Join(names, " "), marks)
+	// Secrets are mounted, never copied: they are in no layer, no cache key
+	// and no cache.
+	for _, id := range Secrets {
+		opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
+	}
+	// The store cache is seeded from the image's /nix (made if the image
+	// has none, as a Debian-based nix image may not). It is locked: nix
+	// without a daemon does not always survive another nix process on the
+	// same database (seen: "SQLite database ... is busy" when two builds
+	// start on a new store), so concurrent builds take turns at nix steps.
+	if spec.StoreCacheID != "" {
+		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
+			llb.WithCustomName("[internal] nix store seed"))
+		// Not content-hashed: the image (by digest) already keys the step,
+		// and hashing every file of the image's /nix cost seconds on a
+		// first build (3.7 s for a 240 MB /nix here).
+		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
+			llb.ContentCache(llb.MountContentCacheOff)))
+	}
+	if spec.Context != nil {
+		opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
+	}
+	if spec.IgnoreCache {
+		opts = append(opts, llb.IgnoreCache)
+	}
+	if len(spec.Groups) == 1 && spec.PackageSet == nil {
+		for _, m := range spec.Groups[0].Opts {
+			opts = append(opts, m)
+		}
+	}
+	build := spec.Image.Run(opts...)
+	build.AddMount(metaMount, llb.Scratch())
 	closure := build.AddMount(closureMount, llb.Scratch())
 	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
@@ -199,16 +187,6 @@ func groupsOf(sg []StageGroup) []Group {
 		out[i] = g.Group
 	}
 	return out
-}
-
-func describeSet(set *PackageSet) string {
-	if set == nil {
-		return "<nixpkgs>"
-	}
-	if set.Kind == NixPath {
-		return "<" + set.Ref + ">"
-	}
-	return set.Ref
 }
 
 // The scripts run with the nix image's own shell and PATH, and use only
