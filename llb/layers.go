@@ -2,6 +2,8 @@ package nixllb
 
 import (
 	"fmt"
+	"hash/fnv"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -56,59 +58,223 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 	return Combine(layers, opt.Caps, summary)
 }
 
-// LayerGroups splits the closure into at most max groups, each a layer. When
-// the closure fits, every store path is a layer of its own, so the same path
-// is the same layer in every image. When it does not, the most popular paths
-// (those the most other paths of the closure depend on, as in nixpkgs'
-// dockerTools) keep layers of their own and the rest share the last one.
-// Groups are ordered most popular first: base libraries at the bottom, so
-// images that share them share a prefix of layers.
+// LayerGroups splits the closure into at most max groups, each a layer, so
+// that the same store path makes the same layer in every image, and a
+// change to the closure changes few layers.
+//
+// When the closure fits, every store path is a layer of its own. When it
+// does not, the budget is split: half the layers are buckets, the other half
+// go to the largest paths, a layer each. Every other path goes into a bucket
+// chosen by its store hash and its size class (under 64 KiB, under 1 MiB,
+// or larger), so adding or removing a path changes its own bucket and at
+// most one more: the largest path it displaces from (or lets into) a layer
+// of its own. A small package added to a closure of big ones lands among
+// small paths only: the layer that changes stays small. Sizes that nix does
+// not report count as 0.
+//
+// Groups are ordered most popular first (the paths the most other paths of
+// the closure depend on, as in nixpkgs' dockerTools): base libraries at the
+// bottom, so images that share them share a prefix of layers. Buckets come
+// after the paths with layers of their own, in a fixed order.
 func LayerGroups(c *Closure, max int) [][]string {
 	if max <= 0 {
 		max = DefaultMaxLayers
 	}
 	pop := popularity(c)
+	byPopularity := func(paths []string) {
+		sort.SliceStable(paths, func(i, j int) bool {
+			if pop[paths[i]] != pop[paths[j]] {
+				return pop[paths[i]] > pop[paths[j]]
+			}
+			return paths[i] < paths[j]
+		})
+	}
 	paths := append([]string(nil), c.Paths...)
+	if len(paths) <= max {
+		byPopularity(paths)
+		groups := make([][]string, len(paths))
+		for i, p := range paths {
+			groups[i] = []string{p}
+		}
+		return groups
+	}
+	buckets := max / 2
+	if buckets == 0 {
+		return [][]string{sortedByPopularity(paths, byPopularity)}
+	}
+	solo := max - buckets
+	size := func(p string) int64 { return c.Info[p].NarSize }
 	sort.SliceStable(paths, func(i, j int) bool {
+		if size(paths[i]) != size(paths[j]) {
+			return size(paths[i]) > size(paths[j])
+		}
 		if pop[paths[i]] != pop[paths[j]] {
 			return pop[paths[i]] > pop[paths[j]]
 		}
 		return paths[i] < paths[j]
 	})
-	var groups [][]string
-	for i, p := range paths {
-		if i < max-1 || len(paths) <= max {
-			groups = append(groups, []string{p})
-			continue
+	own := paths[:solo]
+	byPopularity(own)
+	groups := make([][]string, 0, max)
+	for _, p := range own {
+		groups = append(groups, []string{p})
+	}
+	shared := make([][]string, buckets)
+	for _, p := range paths[solo:] {
+		b := bucketOf(p, size(p), buckets)
+		shared[b] = append(shared[b], p)
+	}
+	for _, g := range shared {
+		if len(g) > 0 {
+			groups = append(groups, sortedByPopularity(g, byPopularity))
 		}
-		if len(groups) < max {
-			groups = append(groups, nil)
-		}
-		groups[max-1] = append(groups[max-1], p)
 	}
 	return groups
 }
 
+func sortedByPopularity(paths []string, sortFn func([]string)) []string {
+	sortFn(paths)
+	return paths
+}
+
+// sizeClasses bound the size classes of bucketed paths: a path goes to the
+// buckets of the first class it is under.
+var sizeClasses = []int64{64 << 10, 1 << 20}
+
+// bucketOf is the bucket of a path that has no layer of its own: its size
+// class picks a range of the buckets (all of them when there are fewer
+// buckets than classes), its store hash one bucket of that range. It
+// depends on nothing else, so it never changes for a path.
+func bucketOf(p string, size int64, buckets int) int {
+	h := fnv.New64a()
+	h.Write([]byte(strings.TrimPrefix(p, StoreDir+"/")[:min(len(p)-len(StoreDir)-1, 32)]))
+	classes := len(sizeClasses) + 1
+	if buckets < classes {
+		return int(h.Sum64() % uint64(buckets))
+	}
+	class := len(sizeClasses)
+	for i, limit := range sizeClasses {
+		if size < limit {
+			class = i
+			break
+		}
+	}
+	// Class k owns buckets [k*buckets/classes, (k+1)*buckets/classes).
+	lo, hi := class*buckets/classes, (class+1)*buckets/classes
+	return lo + int(h.Sum64()%uint64(hi-lo))
+}
+
 // popularity counts, for each path, the closure paths that depend on it,
-// directly or not.
+// directly or not. It works on strongly connected components (nix closures
+// have none but self references, but a cycle must not loop) in the order
+// Tarjan's algorithm finds them, each reachable component before the ones
+// that reach it, with the paths a component reaches as a bitset: linear in
+// the references, times the closure's size over 64.
 func popularity(c *Closure) map[string]int {
-	pop := map[string]int{}
-	for _, p := range c.Paths {
-		seen := map[string]bool{p: true}
-		stack := []string{p}
-		for len(stack) > 0 {
-			cur := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for _, r := range c.Info[cur].References {
-				if !seen[r] {
-					seen[r] = true
-					pop[r]++
-					stack = append(stack, r)
-				}
+	n := len(c.Paths)
+	index := make(map[string]int, n)
+	for i, p := range c.Paths {
+		index[p] = i
+	}
+	refs := make([][]int, n)
+	for i, p := range c.Paths {
+		for _, r := range c.Info[p].References {
+			if j, ok := index[r]; ok && j != i {
+				refs[i] = append(refs[i], j)
 			}
 		}
 	}
+	sccs := stronglyConnected(refs)
+	comp := make([]int, n)
+	for k, members := range sccs {
+		for _, v := range members {
+			comp[v] = k
+		}
+	}
+	words := (n + 63) / 64
+	reach := make([][]uint64, len(sccs)) // paths a component's paths reach, outside it
+	count := make([]int, n)
+	for k, members := range sccs {
+		r := make([]uint64, words)
+		for _, v := range members {
+			for _, w := range refs[v] {
+				if kw := comp[w]; kw != k {
+					for i, x := range reach[kw] {
+						r[i] |= x
+					}
+					for _, m := range sccs[kw] {
+						r[m/64] |= 1 << (m % 64)
+					}
+				}
+			}
+		}
+		reach[k] = r
+		for i, x := range r {
+			for x != 0 {
+				b := bits.TrailingZeros64(x)
+				count[i*64+b] += len(members)
+				x &^= 1 << b
+			}
+		}
+		for _, v := range members {
+			count[v] += len(members) - 1 // the others of a cycle
+		}
+	}
+	pop := map[string]int{}
+	for i, p := range c.Paths {
+		if count[i] > 0 {
+			pop[p] = count[i]
+		}
+	}
 	return pop
+}
+
+// stronglyConnected is Tarjan's algorithm: the components of the graph,
+// each after every component it reaches.
+func stronglyConnected(refs [][]int) [][]int {
+	n := len(refs)
+	var (
+		index   = make([]int, n)
+		low     = make([]int, n)
+		onStack = make([]bool, n)
+		stack   []int
+		next    = 1
+		out     [][]int
+	)
+	var visit func(v int)
+	visit = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range refs[v] {
+			if index[w] == 0 {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			var members []int
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				members = append(members, w)
+				if w == v {
+					break
+				}
+			}
+			out = append(out, members)
+		}
+	}
+	for v := range refs {
+		if index[v] == 0 {
+			visit(v)
+		}
+	}
+	return out
 }
 
 func humanSize(n int64) string {

@@ -3,6 +3,7 @@ package nixllb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand"
 	"reflect"
 	"slices"
@@ -76,109 +77,211 @@ func TestLayerGroupsUnderBudget(t *testing.T) {
 	}
 }
 
-func TestLayerGroupsOverBudget(t *testing.T) {
-	c := graph(smallClosure...)
-	all := names(LayerGroups(c, 100)) // one path a group, in order
-	for max := 1; max < len(c.Paths); max++ {
-		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
-			got := names(LayerGroups(c, max))
-			if len(got) != max {
-				t.Fatalf("LayerGroups(max=%d) gave %d groups: %q", max, len(got), got)
+// genClosure is a generated closure of n paths: paths refer only to
+// earlier ones (a DAG), sizes are skewed (most small, a few large).
+func genClosure(rng *rand.Rand, n int) *Closure {
+	c := &Closure{Info: map[string]PathInfo{}}
+	for i := 0; i < n; i++ {
+		addPath(rng, c, fmt.Sprintf("p%05d", i))
+	}
+	return c
+}
+
+// addPath adds a path named name that refers to some of the closure's
+// paths, of a random skewed size, keeping Paths sorted.
+func addPath(rng *rand.Rand, c *Closure, name string) string {
+	p := sp(name)
+	var refs []string
+	for _, q := range c.Paths {
+		if rng.Intn(20) == 0 {
+			refs = append(refs, q)
+		}
+	}
+	sizes := []int64{300, 4 << 10, 50 << 10, 200 << 10, 900 << 10, 3 << 20, 40 << 20}
+	size := sizes[min(rng.Intn(len(sizes)+3), len(sizes)-1)] + rng.Int63n(1000)
+	c.Info[p] = PathInfo{Path: p, NarSize: size, References: refs}
+	c.Paths = append(c.Paths, p)
+	slices.Sort(c.Paths)
+	return p
+}
+
+func removePath(c *Closure, p string) {
+	c.Paths = slices.DeleteFunc(slices.Clone(c.Paths), func(q string) bool { return q == p })
+	info := maps.Clone(c.Info)
+	delete(info, p)
+	for q, pi := range info {
+		pi.References = slices.DeleteFunc(slices.Clone(pi.References), func(r string) bool { return r == p })
+		info[q] = pi
+	}
+	c.Info = info
+}
+
+// checkGroups checks what LayerGroups promises of any closure.
+func checkGroups(t *testing.T, c *Closure, max int, groups [][]string) {
+	t.Helper()
+	if max <= 0 {
+		max = DefaultMaxLayers
+	}
+	if len(groups) > max {
+		t.Fatalf("%d groups, over the budget of %d", len(groups), max)
+	}
+	if len(c.Paths) <= max && len(groups) != len(c.Paths) {
+		t.Fatalf("%d groups for %d paths under a budget of %d, want one a path", len(groups), len(c.Paths), max)
+	}
+	seen := map[string]int{}
+	for i, g := range groups {
+		if len(g) == 0 {
+			t.Errorf("group %d is empty", i)
+		}
+		for _, p := range g {
+			seen[p]++
+		}
+	}
+	for _, p := range c.Paths {
+		if seen[p] != 1 {
+			t.Errorf("%s is in %d groups, want 1", StorePathName(p), seen[p])
+		}
+	}
+	if len(seen) != len(c.Paths) {
+		t.Errorf("groups hold %d distinct paths, the closure has %d", len(seen), len(c.Paths))
+	}
+	// Layers of their own first, most popular first.
+	pop := popularity(c)
+	var solo []string
+	for _, g := range groups {
+		if len(g) == 1 && len(c.Paths) <= max || len(solo) < max-max/2 && len(c.Paths) > max {
+			solo = append(solo, g[0])
+		}
+	}
+	for i := 1; i < len(solo); i++ {
+		a, b := solo[i-1], solo[i]
+		if pop[a] < pop[b] || pop[a] == pop[b] && a > b {
+			t.Errorf("%s (%d dependents) comes before %s (%d dependents)", StorePathName(a), pop[a], StorePathName(b), pop[b])
+		}
+	}
+	// Over budget, the largest paths are those with layers of their own.
+	if len(c.Paths) > max && max > 1 {
+		minSolo := int64(-1)
+		for _, p := range solo {
+			if s := c.Info[p].NarSize; minSolo < 0 || s < minSolo {
+				minSolo = s
 			}
-			// The most popular paths keep their own layers, the rest share
-			// the last one, in the same order.
-			for i := 0; i < max-1; i++ {
-				if !reflect.DeepEqual(got[i], all[i]) {
-					t.Errorf("group %d = %q, want %q", i, got[i], all[i])
+		}
+		for _, g := range groups[len(solo):] {
+			for _, p := range g {
+				if c.Info[p].NarSize > minSolo {
+					t.Errorf("%s (%d bytes) shares a layer, while a path of %d bytes has one of its own", StorePathName(p), c.Info[p].NarSize, minSolo)
 				}
 			}
-			var last []string
-			for _, g := range all[max-1:] {
-				last = append(last, g...)
-			}
-			if !reflect.DeepEqual(got[max-1], last) {
-				t.Errorf("last group = %q, want %q", got[max-1], last)
+		}
+	}
+}
+
+// changedGroups are the groups of b that a does not have, as sets.
+func changedGroups(a, b [][]string) [][]string {
+	key := func(g []string) string { s := slices.Clone(g); slices.Sort(s); return strings.Join(s, " ") }
+	have := map[string]bool{}
+	for _, g := range a {
+		have[key(g)] = true
+	}
+	var out [][]string
+	for _, g := range b {
+		if !have[key(g)] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func TestLayerGroupsGenerated(t *testing.T) {
+	for _, tc := range []struct{ n, max int }{
+		{6, 1}, {6, 2}, {6, 5}, {250, 10}, {250, 100}, {250, 0}, {250, 249}, {250, 250}, {250, 1000}, {3000, 100}, {3000, 7},
+	} {
+		t.Run(fmt.Sprintf("n=%d,max=%d", tc.n, tc.max), func(t *testing.T) {
+			c := genClosure(rand.New(rand.NewSource(int64(tc.n))), tc.n)
+			checkGroups(t, c, tc.max, LayerGroups(c, tc.max))
+		})
+	}
+}
+
+// Adding or removing one path changes at most two layers: the bucket the
+// path is in, or its own layer, and the bucket of the path it displaces
+// from (or lets into) a layer of its own.
+func TestLayerGroupsChangeLocally(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, tc := range []struct{ n, max int }{{400, 100}, {2000, 100}, {150, 20}, {120, 100}} {
+		t.Run(fmt.Sprintf("n=%d,max=%d", tc.n, tc.max), func(t *testing.T) {
+			c := genClosure(rng, tc.n)
+			before := LayerGroups(c, tc.max)
+			for i := 0; i < 30; i++ {
+				added := &Closure{Paths: slices.Clone(c.Paths), Info: maps.Clone(c.Info)}
+				p := addPath(rng, added, fmt.Sprintf("new%02d", i))
+				after := LayerGroups(added, tc.max)
+				checkGroups(t, added, tc.max, after)
+				if ch := changedGroups(before, after); len(ch) > 2 {
+					t.Errorf("adding %s changed %d layers: %q", StorePathName(p), len(ch), names(ch))
+				}
+				removed := &Closure{Paths: slices.Clone(c.Paths), Info: c.Info}
+				q := c.Paths[rng.Intn(len(c.Paths))]
+				removePath(removed, q)
+				if ch := changedGroups(before, LayerGroups(removed, tc.max)); len(ch) > 2 {
+					t.Errorf("removing %s changed %d layers: %q", StorePathName(q), len(ch), names(ch))
+				}
 			}
 		})
 	}
 }
 
-// A generated closure of many paths: each group is non-empty, every path
-// is in exactly one group, the budget is kept and popular paths go first.
-func TestLayerGroupsLarge(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	const n = 250
-	var spec []string
-	for i := 0; i < n; i++ {
-		line := fmt.Sprintf("p%03d:", i)
-		for j := 0; j < i; j++ {
-			if rng.Intn(10) == 0 { // paths only refer to earlier ones: a DAG
-				line += fmt.Sprintf(" p%03d", j)
-			}
-		}
-		spec = append(spec, line)
+// A small package added to a closure of big paths changes only layers of
+// small paths: the registry gets a few bytes, not a big shared layer.
+func TestLayerGroupsSmallAdditionStaysSmall(t *testing.T) {
+	c := &Closure{Info: map[string]PathInfo{}}
+	for i := 0; i < 400; i++ {
+		p := sp(fmt.Sprintf("blob%03d", i))
+		c.Paths = append(c.Paths, p)
+		c.Info[p] = PathInfo{Path: p, NarSize: 1<<20 + 120}
 	}
-	c := graph(spec...)
-	pop := popularity(c)
-	for _, max := range []int{1, 2, 10, 99, 100, 0, 249, 250, 251, 1000} {
-		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
-			groups := LayerGroups(c, max)
-			budget := max
-			if budget <= 0 {
-				budget = DefaultMaxLayers
-			}
-			wantGroups := min(budget, n)
-			if len(groups) != wantGroups {
-				t.Fatalf("got %d groups, want %d", len(groups), wantGroups)
-			}
-			seen := map[string]int{}
-			var order []string
-			for i, g := range groups {
-				if len(g) == 0 {
-					t.Errorf("group %d is empty", i)
-				}
-				if i < len(groups)-1 && len(g) != 1 {
-					t.Errorf("group %d has %d paths, want 1", i, len(g))
-				}
-				for _, p := range g {
-					seen[p]++
-					order = append(order, p)
-				}
-			}
-			for _, p := range c.Paths {
-				if seen[p] != 1 {
-					t.Errorf("%s is in %d groups, want 1", StorePathName(p), seen[p])
-				}
-			}
-			if len(seen) != len(c.Paths) {
-				t.Errorf("groups hold %d distinct paths, closure has %d", len(seen), len(c.Paths))
-			}
-			for i := 1; i < len(order); i++ {
-				a, b := order[i-1], order[i]
-				if pop[a] < pop[b] || pop[a] == pop[b] && a > b {
-					t.Errorf("%s (%d dependents) comes before %s (%d dependents)", StorePathName(a), pop[a], StorePathName(b), pop[b])
-				}
-			}
-		})
+	slices.Sort(c.Paths)
+	before := LayerGroups(c, 0)
+	small := sp("greeter-1.0")
+	added := &Closure{Paths: append(slices.Clone(c.Paths), small), Info: maps.Clone(c.Info)}
+	added.Info[small] = PathInfo{Path: small, NarSize: 2000}
+	slices.Sort(added.Paths)
+	for _, g := range changedGroups(before, LayerGroups(added, 0)) {
+		var bytes int64
+		for _, p := range g {
+			bytes += added.Info[p].NarSize
+		}
+		if bytes > 64<<10 {
+			t.Errorf("adding a 2 kB path changed a layer of %d bytes: %q", bytes, names([][]string{g}))
+		}
 	}
 }
 
 func TestLayerGroupsDeterministic(t *testing.T) {
-	c := graph(smallClosure...)
-	want := LayerGroups(c, 3)
-	orig := slices.Clone(c.Paths)
 	rng := rand.New(rand.NewSource(2))
+	c := genClosure(rng, 300)
+	want := LayerGroups(c, 40)
+	orig := slices.Clone(c.Paths)
 	for i := 0; i < 20; i++ {
 		shuffled := &Closure{Paths: slices.Clone(orig), Info: c.Info}
 		rng.Shuffle(len(shuffled.Paths), func(i, j int) {
 			shuffled.Paths[i], shuffled.Paths[j] = shuffled.Paths[j], shuffled.Paths[i]
 		})
-		if got := LayerGroups(shuffled, 3); !reflect.DeepEqual(got, want) {
-			t.Fatalf("LayerGroups of %q = %q, want %q", shuffled.Paths, names(got), names(want))
+		if got := LayerGroups(shuffled, 40); !reflect.DeepEqual(got, want) {
+			t.Fatalf("LayerGroups of a shuffled closure = %q, want %q", names(got), names(want))
 		}
 	}
 	if !reflect.DeepEqual(c.Paths, orig) {
 		t.Errorf("LayerGroups changed the closure's Paths")
+	}
+}
+
+func BenchmarkLayerGroups5000(b *testing.B) {
+	c := genClosure(rand.New(rand.NewSource(5)), 5000)
+	b.ResetTimer()
+	for b.Loop() {
+		LayerGroups(c, 0)
 	}
 }
 
