@@ -431,6 +431,9 @@ func contextRelative(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("empty path")
 	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q has a NUL byte", p)
+	}
 	if path.IsAbs(p) {
 		return "", fmt.Errorf("%s is an absolute path; give a path in the build context, such as ./%s", p, strings.TrimLeft(p, "/"))
 	}
@@ -446,6 +449,8 @@ var (
 	// tarballRe is a tarball URL's path, before any query, in any case.
 	tarballRe = regexp.MustCompile(`(?i)\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`)
 	schemeRe  = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+	// sha256Re is a sha256 as nix takes one: base 32, hex, base 64 or SRI.
+	sha256Re = regexp.MustCompile(`^[a-zA-Z0-9+/=-]{1,100}$`)
 	// indirectRe is an indirect flake reference with a branch or revision,
 	// as nix reads one: a registry name, then /REF, /REV or /REF/REV
 	// (nixpkgs/nixos-24.05). A plain name (nixpkgs) has no "/".
@@ -465,6 +470,8 @@ func localRef(ref string) (rel string, isPath, local bool, err error) {
 	switch {
 	case p == "":
 		return "", isPath, true, fmt.Errorf("%s is an empty path", ref)
+	case strings.IndexByte(p, 0) >= 0:
+		return "", isPath, true, fmt.Errorf("%q has a NUL byte", ref)
 	case path.IsAbs(p):
 		return "", isPath, true, fmt.Errorf("%s is an absolute path", ref)
 	}
@@ -495,12 +502,18 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	}
 	if strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">") {
 		name := strings.TrimSuffix(strings.TrimPrefix(src, "<"), ">")
-		if name == "" || strings.ContainsAny(name, " <>") {
-			return nil, fmt.Errorf("invalid NIX_PATH entry %s", src)
+		if err := nixllb.ValidateNixPathName(name); err != nil {
+			return nil, err
 		}
 		return &nixllb.PackageSet{Kind: nixllb.NixPath, Ref: name}, nil
 	}
 	if isTarball {
+		if err := nixllb.ValidateRef(src); err != nil {
+			return nil, err
+		}
+		if sha != "" && !sha256Re.MatchString(sha) {
+			return nil, fmt.Errorf("invalid sha256:%s: give the hash nix prints (base 32, hex or base 64)", sha)
+		}
 		return &nixllb.PackageSet{Kind: nixllb.Tarball, Ref: src, SHA256: sha}, nil
 	}
 	rel, isPath, local, err := localRef(src)
@@ -512,6 +525,9 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	case local:
 		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
 	case schemeRe.MatchString(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
+		if err := nixllb.ValidateRef(src); err != nil {
+			return nil, err
+		}
 		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: src}, nil
 	}
 	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV, nixpkgs/BRANCH), ./dir or an https tarball URL", src)
@@ -535,6 +551,8 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	}
 	if local {
 		ref = nixllb.ContextFlakeRef(rel)
+	} else if err := nixllb.ValidateRef(ref); err != nil {
+		return nixllb.Installable{}, err
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
 }
