@@ -92,6 +92,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		if err != nil {
 			return "", nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
 		}
+		if err := checkExpanded(w, out); err != nil {
+			return "", nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
+		}
 		return out, nil
 	}
 	// A string of a JSON array is one word as written: its quotes and
@@ -106,7 +109,15 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
 			}
+			for _, p := range parts {
+				if err := checkExpanded(w, p); err != nil {
+					return nil, nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
+				}
+			}
 			out = append(out, parts...)
+			if len(out) > nixfile.MaxWords {
+				return nil, nixfile.WithLocation(fmt.Errorf("%s: expands to more than %d words", nixfile.KeywordOf(in), nixfile.MaxWords), in)
+			}
 		}
 		return out, nil
 	}
@@ -155,6 +166,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, err
 			}
+			if len(ws) == 0 {
+				return nil, errAt("needs at least one package, and %s expands to none", strings.Join(in.Attrs, " "))
+			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
 			for _, w := range ws {
 				p, err := nixllb.ParseAttrPath(w)
@@ -168,6 +182,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			ws, err := words(in, in.Refs)
 			if err != nil {
 				return nil, err
+			}
+			if len(ws) == 0 {
+				return nil, errAt("needs at least one flake output, and %s expands to none", strings.Join(in.Refs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
 			for _, w := range ws {
@@ -246,6 +263,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				if u == "" {
 					return nil, errAt("invalid --chown=%s: give USER[:GROUP]", in.Chown)
 				}
+				for _, id := range []string{u, g} {
+					if err := checkID(id); err != nil {
+						return nil, errAt("invalid --chown=%s: %v", v, err)
+					}
+				}
 				c.chown = &chown{user: u, group: g}
 			}
 			r.copies = append(r.copies, c)
@@ -302,6 +324,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			v, err := word(in, in.User)
 			if err != nil {
 				return nil, err
+			}
+			// The accounts are made when the image is: check them now,
+			// before the nix stage runs.
+			if _, err := accounts(v); err != nil {
+				return nil, nixfile.WithLocation(err, in)
 			}
 			r.config.user = v
 		case *nixfile.Layers:
@@ -363,10 +390,30 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, err
 			}
-			if !signalRe.MatchString(v) {
-				return nil, errAt("invalid signal %q: give a name such as SIGTERM or a number", v)
+			sig, err := parseSignal(v)
+			if err != nil {
+				return nil, errAt("%v", err)
 			}
-			r.config.stopSignal = v
+			r.config.stopSignal = sig
+		}
+	}
+	// COPY --chown names the accounts of the last USER: check them before
+	// the nix stage runs, as Assemble will.
+	accts, err := accounts(r.config.user)
+	if err != nil {
+		return nil, nixfile.WithLocation(err, r.userInstr)
+	}
+	for _, c := range r.copies {
+		if c.chown == nil {
+			continue
+		}
+		if _, err := accts.lookupID(c.chown.user, false); err != nil {
+			return nil, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+		}
+		if c.chown.group != "" {
+			if _, err := accts.lookupID(c.chown.group, true); err != nil {
+				return nil, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+			}
 		}
 	}
 	if v, ok := opt.BuildArgs[MaxLayersArg]; ok && v != "" {
@@ -395,7 +442,62 @@ func parseMaxLayers(v string) (int, error) {
 	return n, nil
 }
 
-var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|[0-9]+)$`)
+// signals are Linux's signal names, without SIG, as a container runtime
+// reads a stop signal (moby/sys/signal); SIGRTMIN+n and SIGRTMAX-n too.
+var signals = map[string]bool{
+	"ABRT": true, "ALRM": true, "BUS": true, "CHLD": true, "CLD": true, "CONT": true, "FPE": true, "HUP": true,
+	"ILL": true, "INT": true, "IO": true, "IOT": true, "KILL": true, "PIPE": true, "POLL": true, "PROF": true,
+	"PWR": true, "QUIT": true, "SEGV": true, "STKFLT": true, "STOP": true, "SYS": true, "TERM": true, "TRAP": true,
+	"TSTP": true, "TTIN": true, "TTOU": true, "URG": true, "USR1": true, "USR2": true, "VTALRM": true, "WINCH": true,
+	"XCPU": true, "XFSZ": true, "RTMIN": true, "RTMAX": true,
+}
+
+var rtSignalRe = regexp.MustCompile(`^RT(MIN\+([1-9]|1[0-5])|MAX-([1-9]|1[0-4]))$`)
+
+// maxSignal is the highest signal number on Linux.
+const maxSignal = 64
+
+// parseSignal reads a stop signal as a Dockerfile does: a known name, with
+// or without SIG, in any case (SIGTERM, TERM, sigterm), or a number from 1
+// to 64. A name is kept as SIGNAME, a number without leading zeros.
+func parseSignal(v string) (string, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 || n > maxSignal {
+			return "", fmt.Errorf("invalid signal %q: a signal number is from 1 to %d", v, maxSignal)
+		}
+		return strconv.Itoa(n), nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(v), "SIG")
+	if !signals[name] && !rtSignalRe.MatchString(name) {
+		return "", fmt.Errorf("invalid signal %q: give a signal name such as SIGTERM or a number from 1 to %d", v, maxSignal)
+	}
+	return "SIG" + name, nil
+}
+
+// maxID is the highest uid or gid: 2^32-1 is (uid_t)-1, "no id".
+const maxID = 1<<32 - 2
+
+// checkID checks a numeric uid or gid; a name is checked against the
+// image's accounts.
+func checkID(s string) error {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > maxID {
+		return fmt.Errorf("%s is not an id: ids are from 0 to %d", s, uint64(maxID))
+	}
+	return nil
+}
+
+// checkExpanded checks a word after expansion: no NUL, which no name or
+// string of an image has (nix, exec and the kernel read up to it).
+func checkExpanded(w, out string) error {
+	if strings.IndexByte(out, 0) >= 0 {
+		return fmt.Errorf("%s expands to %q, which has a NUL byte", w, out)
+	}
+	return nil
+}
 
 func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line) }
 

@@ -108,7 +108,7 @@ func TestResolveCopyChmod(t *testing.T) {
 	wantResolveError(t, "COPY --chmod=17777 a /b\n", ConvertOpt{}, 1, `invalid --chmod=17777`)
 	wantResolveError(t, "COPY --chmod=${X:?nomode} a /b\n", ConvertOpt{}, 1, "nomode")
 
-	r := mustResolve(t, "ARG U=app\nCOPY --chown=$U:$U a /b\n", ConvertOpt{})
+	r := mustResolve(t, "ARG U=app\nUSER app\nCOPY --chown=$U:$U a /b\n", ConvertOpt{})
 	if c := r.copies[0].chown; c == nil || *c != (chown{user: "app", group: "app"}) {
 		t.Errorf("chown = %+v, want app:app", c)
 	}
