@@ -23,11 +23,11 @@ var storePathRe = regexp.MustCompile(`^/nix/store/[0-9abcdfghijklmnpqrsvwxyz]{32
 // copy of it can never reach outside the store.
 func ValidateStorePath(p string) error {
 	if !storePathRe.MatchString(p) {
-		return fmt.Errorf("not a nix store path: %q", p)
+		return fmt.Errorf("not a nix store path: %.300q", p)
 	}
 	name := p[len(StoreDir)+1+32+1:]
 	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		return fmt.Errorf("not a nix store path: %q", p)
+		return fmt.Errorf("not a nix store path: %.300q", p)
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func (c *Closure) parseBinEntries(data []byte) error {
 		}
 		root, name, ok := strings.Cut(line, "\t")
 		if !ok || !roots[root] {
-			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaBinEntries, line)
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaBinEntries, line)
 		}
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\t\r\x00") {
 			continue // not a name a link can have
@@ -273,7 +273,7 @@ func (c *Closure) parseFeatures(data []byte) error {
 		}
 		kind, p, ok := strings.Cut(line, "\t")
 		if !ok {
-			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaFeatures, line)
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaFeatures, line)
 		}
 		if kind != FeatureImageCACert {
 			// A feature's file must be inside a store path of the closure.
@@ -286,7 +286,7 @@ func (c *Closure) parseFeatures(data []byte) error {
 			// A clean path (no "..", ".", "//" or trailing "/") of
 			// printable characters: it becomes a symlink's target.
 			if !in[top] || path.Clean(p) != p || strings.ContainsFunc(p, unicode.IsControl) {
-				return fmt.Errorf("the nix stage's %s list: %q is not in the closure", MetaFeatures, p)
+				return fmt.Errorf("the nix stage's %s list: %.300q is not in the closure", MetaFeatures, p)
 			}
 		}
 		c.Features[kind] = append(c.Features[kind], p)

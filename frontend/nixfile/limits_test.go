@@ -101,3 +101,24 @@ func TestSplitWordsBraces(t *testing.T) {
 		})
 	}
 }
+
+// A message that quotes a huge value is cut, so that it fits BuildKit's
+// messages and reaches the user.
+func TestLocationErrorLength(t *testing.T) {
+	tests := []struct {
+		name    string
+		msg     string
+		wantLen int
+	}{
+		{name: "short", msg: "bad", wantLen: len("line 3: bad")},
+		{name: "huge", msg: strings.Repeat("x", 10<<20), wantLen: len("line 3: ") + maxErrorLength + len("... (10481664 more bytes)")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := errorAt(Range{Start: Position{Line: 3}}, "%s", tt.msg)
+			if got := len(err.Error()); got != tt.wantLen {
+				t.Errorf("len(Error()) = %d, want %d", got, tt.wantLen)
+			}
+		})
+	}
+}

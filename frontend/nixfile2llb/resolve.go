@@ -28,6 +28,14 @@ type resolved struct {
 	userInstr   nixfile.Instruction
 	// argValues are the values the ARGs got.
 	argValues map[string]string
+	// configLines are the instructions that set the image config, with
+	// about how many bytes each adds to it, to blame for a config too large.
+	configLines []sizedLine
+}
+
+type sizedLine struct {
+	instr nixfile.Instruction
+	size  int
 }
 
 type group struct {
@@ -87,6 +95,17 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 	vars := &env{vars: map[string]string{}}
 	auto := automaticArgs(opt.platform())
 	lex := shell.NewLex('\\')
+	// expanded counts the bytes words expand to: in the instruction being
+	// read, and in the whole Nixfile, which MaxExpandedSize bounds.
+	var lineBytes, totalBytes int
+	count := func(in nixfile.Instruction, out string) error {
+		lineBytes += len(out)
+		totalBytes += len(out)
+		if totalBytes > MaxExpandedSize {
+			return nixfile.WithLocation(fmt.Errorf("%s: the Nixfile's words expand to more than %d MiB", nixfile.KeywordOf(in), MaxExpandedSize>>20), in)
+		}
+		return nil
+	}
 	word := func(in nixfile.Instruction, w string) (string, error) {
 		out, _, err := lex.ProcessWord(w, vars)
 		if err != nil {
@@ -95,7 +114,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		if err := checkExpanded(w, out); err != nil {
 			return "", nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
 		}
-		return out, nil
+		return out, count(in, out)
 	}
 	// A string of a JSON array is one word as written: its quotes and
 	// backslashes are escaped, so that only $VARIABLES expand.
@@ -112,6 +131,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			for _, p := range parts {
 				if err := checkExpanded(w, p); err != nil {
 					return nil, nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
+				}
+				if err := count(in, p); err != nil {
+					return nil, err
 				}
 			}
 			out = append(out, parts...)
@@ -130,6 +152,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			return nixfile.WithLocation(fmt.Errorf(nixfile.KeywordOf(in)+": "+format, a...), in)
 		}
 		rng := nixfile.Location(in)
+		lineBytes = 0
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			// As in a Dockerfile, an automatic build arg's value beats the
@@ -294,6 +317,13 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 		case *nixfile.Entrypoint:
 			args := in.Args
+			for _, a := range args {
+				if in.JSON {
+					if err := count(in, a); err != nil {
+						return nil, err
+					}
+				}
+			}
 			if !in.JSON {
 				var err error
 				if args, err = words(in, in.Args); err != nil {
@@ -303,6 +333,13 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			r.config.entrypoint, r.config.hasEntry = slices.Clone(args), true
 		case *nixfile.Cmd:
 			args := in.Args
+			for _, a := range args {
+				if in.JSON {
+					if err := count(in, a); err != nil {
+						return nil, err
+					}
+				}
+			}
 			if !in.JSON {
 				var err error
 				if args, err = words(in, in.Args); err != nil {
@@ -395,6 +432,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				return nil, errAt("%v", err)
 			}
 			r.config.stopSignal = sig
+		}
+		switch in.(type) {
+		case *nixfile.Env, *nixfile.Label, *nixfile.Entrypoint, *nixfile.Cmd, *nixfile.Workdir,
+			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal:
+			r.configLines = append(r.configLines, sizedLine{instr: in, size: lineBytes})
 		}
 	}
 	// COPY --chown names the accounts of the last USER: check them before
