@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // StoreDir is the only nix store the frontend copies from.
@@ -21,11 +23,11 @@ var storePathRe = regexp.MustCompile(`^/nix/store/[0-9abcdfghijklmnpqrsvwxyz]{32
 // copy of it can never reach outside the store.
 func ValidateStorePath(p string) error {
 	if !storePathRe.MatchString(p) {
-		return fmt.Errorf("not a nix store path: %q", p)
+		return fmt.Errorf("not a nix store path: %.300q", p)
 	}
 	name := p[len(StoreDir)+1+32+1:]
 	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		return fmt.Errorf("not a nix store path: %q", p)
+		return fmt.Errorf("not a nix store path: %.300q", p)
 	}
 	return nil
 }
@@ -82,9 +84,17 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	for _, p := range c.Paths {
 		in[p] = true
 	}
+	isRoot := map[string]bool{}
 	for _, r := range c.Roots {
 		if !in[r] {
 			return nil, fmt.Errorf("the nix stage reported root %s outside its closure", r)
+		}
+		isRoot[r] = true
+	}
+	// Bins go on PATH and get /bin links: only requested outputs may.
+	for _, b := range c.Bins {
+		if !isRoot[b] {
+			return nil, fmt.Errorf("the nix stage's %s list: %s is not a requested output", MetaBins, b)
 		}
 	}
 	sort.SliceStable(c.Bins, func(i, j int) bool { return StorePathName(c.Bins[i]) < StorePathName(c.Bins[j]) })
@@ -95,6 +105,9 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	for _, pi := range infos {
 		if !in[pi.Path] {
 			continue
+		}
+		if pi.NarSize < 0 {
+			return nil, fmt.Errorf("reading nix path-info: %s has a negative size", pi.Path)
 		}
 		refs := pi.References[:0:0]
 		for _, r := range pi.References {
@@ -194,8 +207,18 @@ const (
 	FeatureProtocols = "protocols"
 )
 
+// MaxMetaFileSize is the most bytes a file of Stage.Meta may have: far
+// more than the path-info of a closure of many thousands of paths, and a
+// bound on what a broken or hostile nix stage makes the frontend read.
+const MaxMetaFileSize = 64 << 20
+
 // ReadClosure reads every file of Stage.Meta, by name.
 func ReadClosure(files map[string][]byte) (*Closure, error) {
+	for _, name := range MetaFiles {
+		if n := len(files[name]); n > MaxMetaFileSize {
+			return nil, fmt.Errorf("the nix stage's %s is larger than %d MiB", name, MaxMetaFileSize>>20)
+		}
+	}
 	c, err := ParseClosure(files[MetaRoots], files[MetaClosure], files[MetaBins], files[MetaPathInfo])
 	if err != nil {
 		return nil, err
@@ -224,15 +247,16 @@ func (c *Closure) parseBinEntries(data []byte) error {
 		}
 		root, name, ok := strings.Cut(line, "\t")
 		if !ok || !roots[root] {
-			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaBinEntries, line)
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaBinEntries, line)
 		}
-		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\t") {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\t\r\x00") {
 			continue // not a name a link can have
 		}
 		c.BinEntries[root] = append(c.BinEntries[root], name)
 	}
-	for _, names := range c.BinEntries {
+	for root, names := range c.BinEntries {
 		sort.Strings(names)
+		c.BinEntries[root] = slices.Compact(names) // a name twice is not two commands
 	}
 	return nil
 }
@@ -249,7 +273,7 @@ func (c *Closure) parseFeatures(data []byte) error {
 		}
 		kind, p, ok := strings.Cut(line, "\t")
 		if !ok {
-			return fmt.Errorf("the nix stage's %s list: bad line %q", MetaFeatures, line)
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaFeatures, line)
 		}
 		if kind != FeatureImageCACert {
 			// A feature's file must be inside a store path of the closure.
@@ -259,8 +283,10 @@ func (c *Closure) parseFeatures(data []byte) error {
 					top = p[:len(StoreDir)+1+i]
 				}
 			}
-			if !in[top] || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
-				return fmt.Errorf("the nix stage's %s list: %s is not in the closure", MetaFeatures, p)
+			// A clean path (no "..", ".", "//" or trailing "/") of
+			// printable characters: it becomes a symlink's target.
+			if !in[top] || path.Clean(p) != p || strings.ContainsFunc(p, unicode.IsControl) {
+				return fmt.Errorf("the nix stage's %s list: %.300q is not in the closure", MetaFeatures, p)
 			}
 		}
 		c.Features[kind] = append(c.Features[kind], p)

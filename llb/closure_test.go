@@ -258,3 +258,152 @@ func sortedCopy(paths ...string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// metaFiles are the files of a good nix stage's Meta: hello (with bin) and
+// glibc, with a CA bundle in cacert.
+func metaFiles() map[string][]byte {
+	hello, glibc, cacert := sp("hello-2.12.1"), sp("glibc-2.39"), sp("nss-cacert-3.98")
+	return map[string][]byte{
+		MetaRoots:      lines(hello, cacert),
+		MetaClosure:    lines(hello, glibc, cacert),
+		MetaBins:       lines(hello),
+		MetaPathInfo:   []byte("[]"),
+		MetaBinEntries: []byte(hello + "\thello\n"),
+		MetaFeatures:   []byte("cacert\t" + cacert + "/etc/ssl/certs/ca-bundle.crt\n"),
+	}
+}
+
+func TestReadClosure(t *testing.T) {
+	hello, cacert := sp("hello-2.12.1"), sp("nss-cacert-3.98")
+	tests := []struct {
+		name string
+		// edit changes the good files.
+		edit        func(files map[string][]byte)
+		wantEntries map[string][]string
+		wantCACert  string
+	}{
+		{
+			name:        "good",
+			edit:        func(map[string][]byte) {},
+			wantEntries: map[string][]string{hello: {"hello"}},
+			wantCACert:  cacert + "/etc/ssl/certs/ca-bundle.crt",
+		},
+		{
+			name: "a bin name twice is one command",
+			edit: func(f map[string][]byte) {
+				f[MetaBinEntries] = []byte(hello + "\thello\n" + hello + "\tgreet\n" + hello + "\thello\n")
+			},
+			wantEntries: map[string][]string{hello: {"greet", "hello"}},
+			wantCACert:  cacert + "/etc/ssl/certs/ca-bundle.crt",
+		},
+		{
+			name: "names no link can have are left out",
+			edit: func(f map[string][]byte) {
+				f[MetaBinEntries] = []byte(hello + "\thello\n" + hello + "\t\n" + hello + "\t.\n" + hello + "\t..\n" +
+					hello + "\ta/b\n" + hello + "\ta\tb\n" + hello + "\tnul\x00\n" + hello + "\tcr\r\n")
+			},
+			wantEntries: map[string][]string{hello: {"hello"}},
+			wantCACert:  cacert + "/etc/ssl/certs/ca-bundle.crt",
+		},
+		{
+			name:        "no features, no entries",
+			edit:        func(f map[string][]byte) { f[MetaFeatures], f[MetaBinEntries] = nil, nil },
+			wantEntries: map[string][]string{},
+		},
+		{
+			name: "the image's CA bundle is a path of the nix image",
+			edit: func(f map[string][]byte) {
+				f[MetaFeatures] = []byte(FeatureImageCACert + "\t/etc/ssl/certs/ca-certificates.crt\n")
+			},
+			wantEntries: map[string][]string{hello: {"hello"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := metaFiles()
+			tt.edit(files)
+			c, err := ReadClosure(files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.BinEntries, tt.wantEntries) {
+				t.Errorf("BinEntries = %q, want %q", c.BinEntries, tt.wantEntries)
+			}
+			if got := c.Feature(FeatureCACert); got != tt.wantCACert {
+				t.Errorf("CA bundle %q, want %q", got, tt.wantCACert)
+			}
+		})
+	}
+}
+
+// What a broken or hostile nix stage reports is an error that says which
+// file is wrong, never a panic and never a path outside the closure.
+func TestReadClosureHostile(t *testing.T) {
+	hello, glibc, cacert := sp("hello-2.12.1"), sp("glibc-2.39"), sp("nss-cacert-3.98")
+	other := sp("not-in-the-closure")
+	h := fakeHash("x")
+	tests := []struct {
+		name    string
+		file    string // the Meta file replaced
+		content string
+		want    string
+	}{
+		{name: "root outside the store", file: MetaRoots, content: "/etc/passwd\n", want: "roots list"},
+		{name: "root with ..", file: MetaRoots, content: "/nix/store/" + h + "-x/../../etc\n", want: "not a nix store path"},
+		{name: "root that is the store dir's parent", file: MetaRoots, content: "/nix/store/..\n", want: "not a nix store path"},
+		{name: "root with a NUL", file: MetaRoots, content: hello + "\x00\n", want: "not a nix store path"},
+		{name: "root with a NUL inside", file: MetaRoots, content: "/nix/store/" + h + "-a\x00b\n", want: "not a nix store path"},
+		{name: "root with a blank", file: MetaRoots, content: "/nix/store/" + h + "-a b\n", want: "not a nix store path"},
+		{name: "root not in the closure", file: MetaRoots, content: string(lines(hello, other)), want: "outside its closure"},
+		{name: "closure path outside the store", file: MetaClosure, content: hello + "\n/tmp/x\n", want: "closure list"},
+		{name: "closure path under the store dir", file: MetaClosure, content: hello + "\n/nix/store/.links/" + h + "-x\n", want: "closure list"},
+		{name: "closure path inside a store path", file: MetaClosure, content: hello + "\n" + hello + "/bin\n", want: "closure list"},
+		{name: "empty closure", file: MetaClosure, content: "", want: "empty closure"},
+		{name: "empty roots", file: MetaRoots, content: "\n\n", want: "empty closure"},
+		{name: "bin not a root", file: MetaBins, content: glibc + "\n", want: "not a requested output"},
+		{name: "bin not in the closure", file: MetaBins, content: other + "\n", want: "not a requested output"},
+		{name: "bin outside the store", file: MetaBins, content: "/usr\n", want: "bins list"},
+		{name: "bin entry of a path that is not a root", file: MetaBinEntries, content: glibc + "\tls\n", want: "bin-entries list: bad line"},
+		{name: "bin entry of a path outside the closure", file: MetaBinEntries, content: other + "\tls\n", want: "bin-entries list: bad line"},
+		{name: "bin entry without a tab", file: MetaBinEntries, content: hello + " hello\n", want: "bin-entries list: bad line"},
+		{name: "bin entry split by a newline in its name", file: MetaBinEntries, content: hello + "\tnew\nline\n", want: "bin-entries list: bad line"},
+		{name: "feature outside the store", file: MetaFeatures, content: "cacert\t/etc/shadow\n", want: "features list"},
+		{name: "feature in a path outside the closure", file: MetaFeatures, content: "cacert\t" + other + "/etc/ssl/certs/ca-bundle.crt\n", want: "not in the closure"},
+		{name: "feature leaving its path", file: MetaFeatures, content: "cacert\t" + cacert + "/../../../etc/shadow\n", want: "not in the closure"},
+		{name: "feature ending in ..", file: MetaFeatures, content: "zoneinfo\t" + cacert + "/..\n", want: "not in the closure"},
+		{name: "feature with a dot", file: MetaFeatures, content: "zoneinfo\t" + cacert + "/./x\n", want: "not in the closure"},
+		{name: "feature with a double slash", file: MetaFeatures, content: "zoneinfo\t" + cacert + "//x\n", want: "not in the closure"},
+		{name: "feature with a NUL", file: MetaFeatures, content: "zoneinfo\t" + cacert + "/x\x00y\n", want: "not in the closure"},
+		{name: "feature with a CR", file: MetaFeatures, content: "zoneinfo\t" + cacert + "/x\r\n", want: "not in the closure"},
+		{name: "feature prefix of a path", file: MetaFeatures, content: "zoneinfo\t" + cacert + "x/share\n", want: "not in the closure"},
+		{name: "feature without a tab", file: MetaFeatures, content: "cacert " + cacert + "\n", want: "features list: bad line"},
+		{name: "path-info not JSON", file: MetaPathInfo, content: "{", want: "reading nix path-info"},
+		{name: "path-info negative size", file: MetaPathInfo, content: `[{"path":"` + hello + `","narSize":-1}]`, want: "negative size"},
+		{name: "huge closure list", file: MetaClosure, content: strings.Repeat(hello+"\n", MaxMetaFileSize/len(hello)+1), want: "larger than 64 MiB"},
+		{name: "huge path-info", file: MetaPathInfo, content: "[" + strings.Repeat(" ", MaxMetaFileSize) + "]", want: "larger than 64 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := metaFiles()
+			files[tt.file] = []byte(tt.content)
+			var (
+				c   *Closure
+				err error
+			)
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("ReadClosure panicked: %v", p)
+					}
+				}()
+				c, err = ReadClosure(files)
+			}()
+			if err == nil {
+				t.Fatalf("ReadClosure succeeded (%+v), want an error containing %q", c, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package nixllb
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -125,6 +126,10 @@ func ParseAttrPath(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil
 	}
+	if strings.IndexByte(s, 0) >= 0 {
+		// Nix strings end at a NUL: "a\x00b" would name a.
+		return nil, fmt.Errorf("invalid attribute path %q: a name has a NUL byte", s)
+	}
 	var (
 		out   []string
 		cur   strings.Builder
@@ -171,10 +176,47 @@ func ParseAttrPath(s string) ([]string, error) {
 	return append(out, cur.String()), nil
 }
 
-// nixString quotes s as a Nix string literal.
+// nixString quotes s as a Nix string literal. Nix has no way to write a NUL
+// in a string (its strings end at one), so a NUL becomes U+FFFD: the
+// converter rejects NULs first, this only keeps one from cutting a name.
 func nixString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-	return `"` + r.Replace(s) + `"`
+	return `"` + nixStringEscaper.Replace(s) + `"`
+}
+
+var nixStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\x00", "\uFFFD")
+
+// nixPathNameRe is what Nix's lexer reads between < and > (its PATH_CHARs,
+// separated by /): <nixpkgs>, <nixpkgs/lib>.
+var nixPathNameRe = regexp.MustCompile(`^[a-zA-Z0-9._+-]+(/[a-zA-Z0-9._+-]+)*$`)
+
+// ValidateNixPathName checks the name of a NIX_PATH entry, as in <name>,
+// against Nix's grammar, so that it is one <...> path and nothing else.
+func ValidateNixPathName(name string) error {
+	if !nixPathNameRe.MatchString(name) {
+		return fmt.Errorf("invalid NIX_PATH entry <%s>: a name has only letters, digits and . _ - + (and / between names)", name)
+	}
+	return nil
+}
+
+// ValidateRef checks a flake reference or URL before it reaches nix: one
+// word of printable ASCII without the characters that no URL or flake
+// reference has (", <, >, \, `, {, }, |, ^). It is quoted as a Nix
+// string anyway; this makes a bad value an error at its line rather than
+// something nix reads as it will.
+func ValidateRef(ref string) error {
+	if ref == "" {
+		return fmt.Errorf("empty reference")
+	}
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		switch {
+		case c <= ' ' || c >= 0x7f:
+			return fmt.Errorf("invalid reference %q: blanks, control characters and non-ASCII bytes are not allowed in a flake reference or URL (percent-encode them)", ref)
+		case strings.IndexByte("\"<>\\`{}|^", c) >= 0:
+			return fmt.Errorf("invalid reference %q: %c is not allowed in a flake reference or URL", ref, c)
+		}
+	}
+	return nil
 }
 
 func nixList(items []string) string {
@@ -241,7 +283,17 @@ func packageSetExpr(set *PackageSet) string {
 		}
 		return fmt.Sprintf("callSet (builtins.fetchTarball { %s })", args)
 	}
-	return fmt.Sprintf("callSet <%s>", set.Ref)
+	return "callSet " + nixPathExpr(set.Ref)
+}
+
+// nixPathExpr is <name>, or, for a name that Nix's grammar would not read
+// as one <...> path (resolve rejects those), what <name> means spelt with
+// the name as a string: never Nix code made of the name.
+func nixPathExpr(name string) string {
+	if ValidateNixPathName(name) == nil {
+		return "<" + name + ">"
+	}
+	return "(builtins.findFile builtins.nixPath " + nixString(name) + ")"
 }
 
 // contextPath is a Nix path expression for a file of the build context.

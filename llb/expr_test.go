@@ -249,16 +249,26 @@ var exprCases = []struct {
 		name: "no_groups", system: "x86_64-linux", set: nil, groups: nil,
 	},
 	{
+		// A NIX_PATH name that is not one <...> path in Nix's grammar (resolve
+		// rejects it; this is the second line of defence) is a string.
+		name: "nixpath_hostile", system: "x86_64-linux", set: &PackageSet{Kind: NixPath, Ref: hostileNixPathName},
+		groups: []Group{{Where: "line 2", Installables: []Installable{attrHello}}},
+	},
+	{
 		// Everything that reaches the expression as a string is quoted.
 		name: "escaping", system: `x"${y}`,
 		set: &PackageSet{Kind: FlakeRef, Ref: `github:a/b?dir=${x}&q="\`},
 		groups: []Group{{Where: `line "1" ${x}`, Installables: []Installable{
-			{Kind: Attr, Attr: []string{`a"b`, `c\d`, "${e}", "new\nline"}},
+			{Kind: Attr, Attr: []string{`a"b`, `c\d`, "${e}", "new\nline", "nul\x00byte", `'';x''`, "$", "a$"}},
 			{Kind: FlakeOutput, Flake: `path:/x"${y}`, Attr: []string{"${z}"}},
 			{Kind: File, Path: `dir/${x}"q.nix`, Attr: []string{"a b"}},
 		}}},
 	},
 }
+
+// hostileNixPathName is the NIX_PATH name of issue 13's injection: spliced
+// into <...>, it ran the throw.
+const hostileNixPathName = `1;__lessThan=(_:_:throw("INJ"+"ECTED-RAN"));#`
 
 const helpersMarker = "  # [exprHelpers elided: see full.golden]\n"
 
@@ -502,5 +512,112 @@ func TestExprContextEvaluatesWithNix(t *testing.T) {
 	got, err := eval(2)
 	if want := "nixfile: line 3: '" + filepath.Join(dir, "context", "plain.nix") + "' is a set of 1 attributes, not a package"; err == nil || !strings.Contains(got, want) {
 		t.Errorf("group 2: %s (%v), want an error containing %q", got, err, want)
+	}
+}
+
+func TestValidateNixPathName(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		ok    bool
+	}{
+		{name: "nixpkgs", value: "nixpkgs", ok: true},
+		{name: "with a path", value: "nixpkgs/lib", ok: true},
+		{name: "every character", value: "a-Z_0.9+x/y", ok: true},
+		{name: "empty", value: ""},
+		{name: "injection", value: hostileNixPathName},
+		{name: "closing bracket", value: "a>b"},
+		{name: "opening bracket", value: "a<b"},
+		{name: "blank", value: "a b"},
+		{name: "leading slash", value: "/a"},
+		{name: "trailing slash", value: "a/"},
+		{name: "double slash", value: "a//b"},
+		{name: "quote", value: `a"b`},
+		{name: "dollar", value: "a${b}"},
+		{name: "newline", value: "a\nb"},
+		{name: "NUL", value: "a\x00b"},
+		{name: "non-ASCII", value: "é"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateNixPathName(tt.value)
+			if tt.ok != (err == nil) {
+				t.Fatalf("ValidateNixPathName(%q) = %v, want ok %v", tt.value, err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "invalid NIX_PATH entry") {
+				t.Errorf("error %q does not say invalid NIX_PATH entry", err)
+			}
+			// What the expression holds is <name> exactly when it is valid.
+			if got := nixPathExpr(tt.value); (got == "<"+tt.value+">") != tt.ok {
+				t.Errorf("nixPathExpr(%q) = %s", tt.value, got)
+			}
+		})
+	}
+}
+
+func TestValidateRef(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		ok    bool
+	}{
+		{name: "github", value: "github:NixOS/nixpkgs/nixos-24.05", ok: true},
+		{name: "query", value: "git+https://example.com/r.git?ref=main&rev=0123abcd", ok: true},
+		{name: "percent", value: "https://example.com/a%20b.tar.gz", ok: true},
+		{name: "registry", value: "nixpkgs", ok: true},
+		{name: "empty", value: ""},
+		{name: "angle brackets", value: "<" + hostileNixPathName + ">"},
+		{name: "quote", value: `github:a/b";x=throw"y`},
+		{name: "backslash", value: `github:a/b\x`},
+		{name: "interpolation", value: "github:a/b${x}"},
+		{name: "backtick", value: "github:a/`b`"},
+		{name: "blank", value: "github:a/b c"},
+		{name: "tab", value: "github:a/b\tc"},
+		{name: "newline", value: "github:a/b\nc"},
+		{name: "NUL", value: "github:a/b\x00c"},
+		{name: "DEL", value: "github:a/b\x7fc"},
+		{name: "non-ASCII", value: "github:a/é"},
+		{name: "pipe", value: "github:a|b"},
+		{name: "caret", value: "github:a^b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateRef(tt.value)
+			if tt.ok != (err == nil) {
+				t.Fatalf("ValidateRef(%q) = %v, want ok %v", tt.value, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestParseAttrPathNUL(t *testing.T) {
+	for _, s := range []string{"hello\x00evil", "\"a\x00b\"", "\x00", "a.\"\\\x00\""} {
+		t.Run(strings.ReplaceAll(s, "\x00", "NUL"), func(t *testing.T) {
+			got, err := ParseAttrPath(s)
+			if err == nil || !strings.Contains(err.Error(), "NUL") {
+				t.Errorf("ParseAttrPath(%q) = %q, %v; want an error about the NUL byte", s, got, err)
+			}
+		})
+	}
+}
+
+// A hostile NIX_PATH name that reached the expression would not run: it is
+// looked up as a name on the NIX_PATH, and not found.
+func TestExprHostileNixPathDoesNotRun(t *testing.T) {
+	needNix(t)
+	dir := t.TempDir()
+	expr := Expr("x86_64-linux", &PackageSet{Kind: NixPath, Ref: hostileNixPathName}, nil)
+	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := nixInstantiate(t, dir, []string{"NIX_PATH="}, "--eval", "--expr", "builtins.seq (import ./build.nix).pkgs true")
+	if err == nil {
+		t.Fatalf("evaluated to %s, want an error", got)
+	}
+	if strings.Contains(got, "INJECTED-RAN") {
+		t.Fatalf("the NIX_PATH name ran as Nix code:\n%s", got)
+	}
+	if !strings.Contains(got, "was not found in the Nix search path") {
+		t.Errorf("error:\n%s\nwant nix's lookup failure", got)
 	}
 }

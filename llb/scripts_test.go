@@ -16,7 +16,7 @@ func TestScriptsUseOnlyTheOfficialImagesTools(t *testing.T) {
 		"set": true, "export": true, "if": true, "then": true, "else": true, "fi": true, "for": true,
 		"do": true, "done": true, "while": true, "read": true, "case": true, "esac": true, "return": true,
 		"wait": true, "echo": true, "printf": true, "break": true, "logged": true, "[": true, "!": true,
-		"sh": true, ":": true, "exit": true,
+		"sh": true, ":": true, "exit": true, "continue": true,
 		// coreutils, grep, nix
 		"rm": true, "mkfifo": true, "tee": true, "sort": true, "cut": true, "ls": true, "cat": true,
 		"mkdir": true, "cp": true, "grep": true,
@@ -34,7 +34,7 @@ func TestScriptsUseOnlyTheOfficialImagesTools(t *testing.T) {
 			if strings.Contains(w, "=") || strings.HasSuffix(w, ")") {
 				continue
 			}
-			if !allowed[w] && !strings.HasPrefix(w, "NIX_CONFIG") && w != "out" && w != "all" && w != "drvs" && w != "roots" && w != "paths" && w != "st" {
+			if !allowed[w] && !strings.HasPrefix(w, "NIX_CONFIG") && w != "out" && w != "all" && w != "drvs" && w != "roots" && w != "paths" && w != "st" && w != "nl" && w != "tab" {
 				t.Errorf("the %s script runs %q, which the official nix image may not have", name, w)
 			}
 		}

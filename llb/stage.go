@@ -204,7 +204,10 @@ func groupsOf(sg []StageGroup) []Group {
 //
 // nix's stderr goes to the build log as it comes and to MetaLog, so that
 // when a step fails the frontend can put nix's own message in the error.
-const scriptPrelude = `set -eu
+// Globbing is off (set -f): store path names may hold "?", and the lists
+// of store paths are expanded unquoted to be split into arguments (store
+// paths have no blanks).
+const scriptPrelude = `set -euf
 NIX_CONFIG="${NIX_CONFIG:-}
 ` + nixConfig + `"
 if [ -f ` + secretDir + `/` + SecretNetrc + ` ]; then
@@ -217,6 +220,9 @@ access-tokens = $(cat ` + secretDir + `/` + SecretAccessTokens + `)"
 fi
 export NIX_CONFIG
 out=` + metaMount + `
+nl='
+'
+tab=$(printf '\t')
 logged() {
   rm -f "$out/.fifo"; mkfifo "$out/.fifo"
   tee -a "$out/` + MetaLog + `" <"$out/.fifo" >&2 &
@@ -254,15 +260,27 @@ if ! roots=$(logged nix-build ` + exprMount + `/build.nix --no-out-link $all); t
   rm -f "$out/` + MetaEvaluating + `"
   exit 1
 fi
-printf '%s\n' $roots | sort -u >"$out/` + MetaRoots + `"
+if [ -z "$roots" ]; then
+  # Nothing to copy: the frontend reports the empty closure at its lines.
+  : >"$out/` + MetaRoots + `"; : >"$out/` + MetaClosure + `"
+  mkdir -p ` + closureMount + `/nix/store
+  exit 0
+fi
+printf '%s\n' "$roots" | sort -u >"$out/` + MetaRoots + `"
+# Each root once: two lines may name the same package.
+roots=$(cat "$out/` + MetaRoots + `")
 logged nix-store --query --requisites $roots >"$out/.closure"
 sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
 for r in $roots; do if [ -d "$r/bin" ]; then echo "$r"; fi; done | sort -u >"$out/` + MetaBins + `"
 for r in $roots; do
   if [ -d "$r/bin" ]; then
+    set +f
     for f in "$r"/bin/* "$r"/bin/.[!.]*; do
+      # A name with a newline or tab would break the list (and is no command).
+      case "${f##*/}" in *"$nl"* | *"$tab"*) continue ;; esac
       if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\t%s\n' "$r" "${f##*/}"; fi
     done
+    set -f
   fi
 done >"$out/` + MetaBinEntries + `"
 while read -r p; do

@@ -137,7 +137,7 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 	}
 	files := map[string][]byte{}
 	for _, name := range nixllb.MetaFiles {
-		dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: name})
+		dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading the nix stage's %s: %w", name, err)
 		}

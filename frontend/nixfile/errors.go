@@ -14,8 +14,17 @@ type LocationError struct {
 }
 
 func (e *LocationError) Error() string {
-	return fmt.Sprintf("line %d: %v", e.Range.Start.Line, e.Err)
+	msg := e.Err.Error()
+	if len(msg) > maxErrorLength {
+		// A message that quotes a huge value (a build arg) would not fit
+		// BuildKit's messages, and the user would see no error at all.
+		msg = fmt.Sprintf("%s... (%d more bytes)", msg[:maxErrorLength], len(msg)-maxErrorLength)
+	}
+	return fmt.Sprintf("line %d: %s", e.Range.Start.Line, msg)
 }
+
+// maxErrorLength is the most bytes of an error's message that are shown.
+const maxErrorLength = 4 << 10
 
 func (e *LocationError) Unwrap() error { return e.Err }
 

@@ -21,6 +21,9 @@ import (
 // inside a continuation are skipped.
 func Parse(data []byte) (*File, error) {
 	lines := splitLines(data)
+	if err := checkLimits(data, lines); err != nil {
+		return nil, err
+	}
 	f := &File{}
 	var (
 		text       strings.Builder // the logical line being read
@@ -70,6 +73,15 @@ func Parse(data []byte) (*File, error) {
 			continue
 		}
 		rng := Range{Start: Position{Line: start}, End: Position{Line: n, Character: len(raw)}}
+		if len(f.Instructions) == MaxInstructions {
+			return nil, errorAt(rng, "the Nixfile has more than %d instructions", MaxInstructions)
+		}
+		if n-first >= MaxInstructionLines {
+			return nil, errorAt(rng, "the instruction spans %d lines, more than %d", n-first+1, MaxInstructionLines)
+		}
+		if text.Len() > MaxLineLength {
+			return nil, errorAt(rng, "the instruction is %d bytes long, more than %d KiB", text.Len(), MaxLineLength>>10)
+		}
 		in, err := parseInstruction(strings.TrimSpace(text.String()), rng)
 		if err != nil {
 			return nil, err
@@ -84,6 +96,46 @@ func Parse(data []byte) (*File, error) {
 			"the file ends inside a line continuation (\\)")
 	}
 	return f, nil
+}
+
+// Limits on a Nixfile, generous for any real one, so that a hostile one
+// costs the frontend little. Each is an error at the line that passes it.
+const (
+	// MaxFileSize is the most bytes a Nixfile has.
+	MaxFileSize = 1 << 20
+	// MaxLineLength is the most bytes of a line, and of an instruction
+	// with its continuation lines joined.
+	MaxLineLength = 64 << 10
+	// MaxInstructionLines is the most lines one instruction spans, with
+	// its continuations and the blank and comment lines among them.
+	MaxInstructionLines = 1000
+	// MaxInstructions is the most instructions a Nixfile has.
+	MaxInstructions = 10000
+	// MaxWords is the most words of an instruction, as written and after
+	// expansion.
+	MaxWords = 10000
+)
+
+// checkLimits checks the file's size, its lines' lengths and that it has
+// no NUL byte (no text has one, and a name with one is cut short).
+func checkLimits(data []byte, lines []string) error {
+	lineOf := func(offset int) int { return bytes.Count(data[:offset], []byte("\n")) + 1 }
+	at := func(n int) Range {
+		n = max(1, min(n, len(lines)))
+		return Range{Start: Position{Line: n}, End: Position{Line: n, Character: len(lines[n-1])}}
+	}
+	if len(data) > MaxFileSize {
+		return errorAt(at(lineOf(MaxFileSize)), "the Nixfile is larger than %d MiB", MaxFileSize>>20)
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return errorAt(at(lineOf(i)), "the line has a NUL byte")
+	}
+	for i, l := range lines {
+		if len(l) > MaxLineLength {
+			return errorAt(at(i+1), "the line is %d bytes long, more than %d KiB", len(l), MaxLineLength>>10)
+		}
+	}
+	return nil
 }
 
 // cutContinuation removes the continuation backslash that ends line, if there
@@ -193,6 +245,9 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 	words, err := splitWords(rest)
 	if err != nil {
 		return nil, errf("%v", err)
+	}
+	if len(words) > MaxWords {
+		return nil, errf("%d words, more than %d", len(words), MaxWords)
 	}
 	switch kw {
 	case "ENTRYPOINT":
@@ -309,6 +364,14 @@ func parseJSONArray(rest string) ([]string, error) {
 	if err := json.Unmarshal([]byte(rest), &args); err != nil {
 		return nil, fmt.Errorf("invalid JSON array %s: %v", rest, jsonErr(err))
 	}
+	if len(args) > MaxWords {
+		return nil, fmt.Errorf("%d strings, more than %d", len(args), MaxWords)
+	}
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, fmt.Errorf("%q has a NUL byte", a)
+		}
+	}
 	return args, nil
 }
 
@@ -366,19 +429,21 @@ func parseKeyValues(words []string) ([]KeyValue, error) {
 
 // splitWords splits on unquoted whitespace, keeping quotes and backslashes in
 // the words: the converter expands and unquotes each word like a shell does.
-// A quote left open is an error, as it is to the shell lexer.
+// Whitespace inside ${...} does not split, as a shell reads ${X:-a b} as
+// one expansion. A quote left open is an error, as it is to the shell lexer.
 func splitWords(s string) ([]string, error) {
 	var (
-		words []string
-		quote rune
-		begin = -1 // where the current word starts, -1 between words
+		words  []string
+		quote  rune
+		braces []rune // the quote each open ${ was in, innermost last
+		begin  = -1   // where the current word starts, -1 between words
 	)
 	// Words are byte ranges of s, so they keep its bytes exactly, invalid
 	// UTF-8 included.
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case quote == 0 && unicode.IsSpace(r):
+		case quote == 0 && len(braces) == 0 && unicode.IsSpace(r):
 			if begin >= 0 {
 				words = append(words, s[begin:i])
 				begin = -1
@@ -388,6 +453,13 @@ func splitWords(s string) ([]string, error) {
 		case r == '\\' && quote != '\'' && i+size < len(s):
 			_, next := utf8.DecodeRuneInString(s[i+size:])
 			size += next
+		case r == '$' && quote != '\'' && strings.HasPrefix(s[i+size:], "{"):
+			braces = append(braces, quote)
+			quote = 0 // a ${...} in double quotes reads its own quotes
+			size++
+		case r == '}' && quote == 0 && len(braces) > 0:
+			quote = braces[len(braces)-1]
+			braces = braces[:len(braces)-1]
 		case quote == 0 && (r == '"' || r == '\''):
 			quote = r
 		case r == quote:

@@ -272,6 +272,9 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	for _, h := range history {
 		img.History = append(img.History, ocispecs.History{Created: &epoch, CreatedBy: h, Comment: "nixfile"})
 	}
+	if err := r.checkConfigSize(img); err != nil {
+		return nil, err
+	}
 	return &Result{State: st, Image: img, Epoch: epoch}, nil
 }
 

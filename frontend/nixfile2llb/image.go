@@ -1,6 +1,8 @@
 package nixfile2llb
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -121,4 +124,47 @@ func userOpt(s string) *llb.UserOpt {
 		return &llb.UserOpt{UID: id}
 	}
 	return &llb.UserOpt{Name: s}
+}
+
+// MaxConfigSize is the most bytes an image config may have. The builder
+// hands the configs of every platform to BuildKit in one message, which
+// may not pass 16 MiB: past it the build failed with "exit code: 1" and no
+// message. No real config comes near it.
+const MaxConfigSize = 4 << 20
+
+// MaxExpandedSize is the most bytes the words of a Nixfile may expand to,
+// in all: it bounds what build args make the frontend hold.
+const MaxExpandedSize = 16 << 20
+
+// checkConfigSize fails when img is larger than MaxConfigSize, blaming the
+// instruction that adds the most to it.
+func (r *resolved) checkConfigSize(img *dockerspec.DockerOCIImage) error {
+	dt, err := json.Marshal(img)
+	if err != nil {
+		return fmt.Errorf("marshalling the image config: %w", err)
+	}
+	if len(dt) <= MaxConfigSize {
+		return nil
+	}
+	err = fmt.Errorf("the image config is %.1f MiB, more than %d MiB", float64(len(dt))/(1<<20), MaxConfigSize>>20)
+	var largest *sizedLine
+	for i, l := range r.configLines {
+		if largest == nil || l.size > largest.size {
+			largest = &r.configLines[i]
+		}
+	}
+	// A line that adds a tenth of it is what made it large.
+	if largest != nil && largest.size >= len(dt)/10 {
+		return nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(largest.instr), err), largest.instr)
+	}
+	// Without such a line, what makes it large is the closure (PATH, the
+	// history of its layers): blame the lines that ask for it.
+	if len(r.groups) > 0 {
+		var also []nixfile.Range
+		for _, g := range r.groups[1:] {
+			also = append(also, g.rng)
+		}
+		return &nixfile.LocationError{Range: r.groups[0].rng, Also: also, Err: err}
+	}
+	return err
 }

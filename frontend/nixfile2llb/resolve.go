@@ -28,6 +28,14 @@ type resolved struct {
 	userInstr   nixfile.Instruction
 	// argValues are the values the ARGs got.
 	argValues map[string]string
+	// configLines are the instructions that set the image config, with
+	// about how many bytes each adds to it, to blame for a config too large.
+	configLines []sizedLine
+}
+
+type sizedLine struct {
+	instr nixfile.Instruction
+	size  int
 }
 
 type group struct {
@@ -87,12 +95,26 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 	vars := &env{vars: map[string]string{}}
 	auto := automaticArgs(opt.platform())
 	lex := shell.NewLex('\\')
+	// expanded counts the bytes words expand to: in the instruction being
+	// read, and in the whole Nixfile, which MaxExpandedSize bounds.
+	var lineBytes, totalBytes int
+	count := func(in nixfile.Instruction, out string) error {
+		lineBytes += len(out)
+		totalBytes += len(out)
+		if totalBytes > MaxExpandedSize {
+			return nixfile.WithLocation(fmt.Errorf("%s: the Nixfile's words expand to more than %d MiB", nixfile.KeywordOf(in), MaxExpandedSize>>20), in)
+		}
+		return nil
+	}
 	word := func(in nixfile.Instruction, w string) (string, error) {
 		out, _, err := lex.ProcessWord(w, vars)
 		if err != nil {
 			return "", nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
 		}
-		return out, nil
+		if err := checkExpanded(w, out); err != nil {
+			return "", nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
+		}
+		return out, count(in, out)
 	}
 	// A string of a JSON array is one word as written: its quotes and
 	// backslashes are escaped, so that only $VARIABLES expand.
@@ -106,7 +128,18 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
 			}
+			for _, p := range parts {
+				if err := checkExpanded(w, p); err != nil {
+					return nil, nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
+				}
+				if err := count(in, p); err != nil {
+					return nil, err
+				}
+			}
 			out = append(out, parts...)
+			if len(out) > nixfile.MaxWords {
+				return nil, nixfile.WithLocation(fmt.Errorf("%s: expands to more than %d words", nixfile.KeywordOf(in), nixfile.MaxWords), in)
+			}
 		}
 		return out, nil
 	}
@@ -119,6 +152,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			return nixfile.WithLocation(fmt.Errorf(nixfile.KeywordOf(in)+": "+format, a...), in)
 		}
 		rng := nixfile.Location(in)
+		lineBytes = 0
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			// As in a Dockerfile, an automatic build arg's value beats the
@@ -155,6 +189,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, err
 			}
+			if len(ws) == 0 {
+				return nil, errAt("needs at least one package, and %s expands to none", strings.Join(in.Attrs, " "))
+			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
 			for _, w := range ws {
 				p, err := nixllb.ParseAttrPath(w)
@@ -168,6 +205,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			ws, err := words(in, in.Refs)
 			if err != nil {
 				return nil, err
+			}
+			if len(ws) == 0 {
+				return nil, errAt("needs at least one flake output, and %s expands to none", strings.Join(in.Refs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
 			for _, w := range ws {
@@ -246,6 +286,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				if u == "" {
 					return nil, errAt("invalid --chown=%s: give USER[:GROUP]", in.Chown)
 				}
+				for _, id := range []string{u, g} {
+					if err := checkID(id); err != nil {
+						return nil, errAt("invalid --chown=%s: %v", v, err)
+					}
+				}
 				c.chown = &chown{user: u, group: g}
 			}
 			r.copies = append(r.copies, c)
@@ -272,6 +317,13 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 		case *nixfile.Entrypoint:
 			args := in.Args
+			for _, a := range args {
+				if in.JSON {
+					if err := count(in, a); err != nil {
+						return nil, err
+					}
+				}
+			}
 			if !in.JSON {
 				var err error
 				if args, err = words(in, in.Args); err != nil {
@@ -281,6 +333,13 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			r.config.entrypoint, r.config.hasEntry = slices.Clone(args), true
 		case *nixfile.Cmd:
 			args := in.Args
+			for _, a := range args {
+				if in.JSON {
+					if err := count(in, a); err != nil {
+						return nil, err
+					}
+				}
+			}
 			if !in.JSON {
 				var err error
 				if args, err = words(in, in.Args); err != nil {
@@ -302,6 +361,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			v, err := word(in, in.User)
 			if err != nil {
 				return nil, err
+			}
+			// The accounts are made when the image is: check them now,
+			// before the nix stage runs.
+			if _, err := accounts(v); err != nil {
+				return nil, nixfile.WithLocation(err, in)
 			}
 			r.config.user = v
 		case *nixfile.Layers:
@@ -363,10 +427,35 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			if err != nil {
 				return nil, err
 			}
-			if !signalRe.MatchString(v) {
-				return nil, errAt("invalid signal %q: give a name such as SIGTERM or a number", v)
+			sig, err := parseSignal(v)
+			if err != nil {
+				return nil, errAt("%v", err)
 			}
-			r.config.stopSignal = v
+			r.config.stopSignal = sig
+		}
+		switch in.(type) {
+		case *nixfile.Env, *nixfile.Label, *nixfile.Entrypoint, *nixfile.Cmd, *nixfile.Workdir,
+			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal:
+			r.configLines = append(r.configLines, sizedLine{instr: in, size: lineBytes})
+		}
+	}
+	// COPY --chown names the accounts of the last USER: check them before
+	// the nix stage runs, as Assemble will.
+	accts, err := accounts(r.config.user)
+	if err != nil {
+		return nil, nixfile.WithLocation(err, r.userInstr)
+	}
+	for _, c := range r.copies {
+		if c.chown == nil {
+			continue
+		}
+		if _, err := accts.lookupID(c.chown.user, false); err != nil {
+			return nil, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+		}
+		if c.chown.group != "" {
+			if _, err := accts.lookupID(c.chown.group, true); err != nil {
+				return nil, nixfile.WithLocation(fmt.Errorf("COPY --chown: %w", err), c.instr)
+			}
 		}
 	}
 	if v, ok := opt.BuildArgs[MaxLayersArg]; ok && v != "" {
@@ -395,7 +484,62 @@ func parseMaxLayers(v string) (int, error) {
 	return n, nil
 }
 
-var signalRe = regexp.MustCompile(`^(SIG[A-Z0-9+-]+|[0-9]+)$`)
+// signals are Linux's signal names, without SIG, as a container runtime
+// reads a stop signal (moby/sys/signal); SIGRTMIN+n and SIGRTMAX-n too.
+var signals = map[string]bool{
+	"ABRT": true, "ALRM": true, "BUS": true, "CHLD": true, "CLD": true, "CONT": true, "FPE": true, "HUP": true,
+	"ILL": true, "INT": true, "IO": true, "IOT": true, "KILL": true, "PIPE": true, "POLL": true, "PROF": true,
+	"PWR": true, "QUIT": true, "SEGV": true, "STKFLT": true, "STOP": true, "SYS": true, "TERM": true, "TRAP": true,
+	"TSTP": true, "TTIN": true, "TTOU": true, "URG": true, "USR1": true, "USR2": true, "VTALRM": true, "WINCH": true,
+	"XCPU": true, "XFSZ": true, "RTMIN": true, "RTMAX": true,
+}
+
+var rtSignalRe = regexp.MustCompile(`^RT(MIN\+([1-9]|1[0-5])|MAX-([1-9]|1[0-4]))$`)
+
+// maxSignal is the highest signal number on Linux.
+const maxSignal = 64
+
+// parseSignal reads a stop signal as a Dockerfile does: a known name, with
+// or without SIG, in any case (SIGTERM, TERM, sigterm), or a number from 1
+// to 64. A name is kept as SIGNAME, a number without leading zeros.
+func parseSignal(v string) (string, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 || n > maxSignal {
+			return "", fmt.Errorf("invalid signal %q: a signal number is from 1 to %d", v, maxSignal)
+		}
+		return strconv.Itoa(n), nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(v), "SIG")
+	if !signals[name] && !rtSignalRe.MatchString(name) {
+		return "", fmt.Errorf("invalid signal %q: give a signal name such as SIGTERM or a number from 1 to %d", v, maxSignal)
+	}
+	return "SIG" + name, nil
+}
+
+// maxID is the highest uid or gid: 2^32-1 is (uid_t)-1, "no id".
+const maxID = 1<<32 - 2
+
+// checkID checks a numeric uid or gid; a name is checked against the
+// image's accounts.
+func checkID(s string) error {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > maxID {
+		return fmt.Errorf("%s is not an id: ids are from 0 to %d", s, uint64(maxID))
+	}
+	return nil
+}
+
+// checkExpanded checks a word after expansion: no NUL, which no name or
+// string of an image has (nix, exec and the kernel read up to it).
+func checkExpanded(w, out string) error {
+	if strings.IndexByte(out, 0) >= 0 {
+		return fmt.Errorf("%s expands to %q, which has a NUL byte", w, out)
+	}
+	return nil
+}
 
 func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line) }
 
@@ -431,6 +575,9 @@ func contextRelative(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("empty path")
 	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q has a NUL byte", p)
+	}
 	if path.IsAbs(p) {
 		return "", fmt.Errorf("%s is an absolute path; give a path in the build context, such as ./%s", p, strings.TrimLeft(p, "/"))
 	}
@@ -446,6 +593,8 @@ var (
 	// tarballRe is a tarball URL's path, before any query, in any case.
 	tarballRe = regexp.MustCompile(`(?i)\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`)
 	schemeRe  = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+	// sha256Re is a sha256 as nix takes one: base 32, hex, base 64 or SRI.
+	sha256Re = regexp.MustCompile(`^[a-zA-Z0-9+/=-]{1,100}$`)
 	// indirectRe is an indirect flake reference with a branch or revision,
 	// as nix reads one: a registry name, then /REF, /REV or /REF/REV
 	// (nixpkgs/nixos-24.05). A plain name (nixpkgs) has no "/".
@@ -465,6 +614,8 @@ func localRef(ref string) (rel string, isPath, local bool, err error) {
 	switch {
 	case p == "":
 		return "", isPath, true, fmt.Errorf("%s is an empty path", ref)
+	case strings.IndexByte(p, 0) >= 0:
+		return "", isPath, true, fmt.Errorf("%q has a NUL byte", ref)
 	case path.IsAbs(p):
 		return "", isPath, true, fmt.Errorf("%s is an absolute path", ref)
 	}
@@ -495,12 +646,18 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	}
 	if strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">") {
 		name := strings.TrimSuffix(strings.TrimPrefix(src, "<"), ">")
-		if name == "" || strings.ContainsAny(name, " <>") {
-			return nil, fmt.Errorf("invalid NIX_PATH entry %s", src)
+		if err := nixllb.ValidateNixPathName(name); err != nil {
+			return nil, err
 		}
 		return &nixllb.PackageSet{Kind: nixllb.NixPath, Ref: name}, nil
 	}
 	if isTarball {
+		if err := nixllb.ValidateRef(src); err != nil {
+			return nil, err
+		}
+		if sha != "" && !sha256Re.MatchString(sha) {
+			return nil, fmt.Errorf("invalid sha256:%s: give the hash nix prints (base 32, hex or base 64)", sha)
+		}
 		return &nixllb.PackageSet{Kind: nixllb.Tarball, Ref: src, SHA256: sha}, nil
 	}
 	rel, isPath, local, err := localRef(src)
@@ -512,6 +669,9 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	case local:
 		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
 	case schemeRe.MatchString(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
+		if err := nixllb.ValidateRef(src); err != nil {
+			return nil, err
+		}
 		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: src}, nil
 	}
 	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV, nixpkgs/BRANCH), ./dir or an https tarball URL", src)
@@ -535,6 +695,8 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	}
 	if local {
 		ref = nixllb.ContextFlakeRef(rel)
+	} else if err := nixllb.ValidateRef(ref); err != nil {
+		return nixllb.Installable{}, err
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
 }

@@ -108,7 +108,7 @@ func TestResolveCopyChmod(t *testing.T) {
 	wantResolveError(t, "COPY --chmod=17777 a /b\n", ConvertOpt{}, 1, `invalid --chmod=17777`)
 	wantResolveError(t, "COPY --chmod=${X:?nomode} a /b\n", ConvertOpt{}, 1, "nomode")
 
-	r := mustResolve(t, "ARG U=app\nCOPY --chown=$U:$U a /b\n", ConvertOpt{})
+	r := mustResolve(t, "ARG U=app\nUSER app\nCOPY --chown=$U:$U a /b\n", ConvertOpt{})
 	if c := r.copies[0].chown; c == nil || *c != (chown{user: "app", group: "app"}) {
 		t.Errorf("chown = %+v, want app:app", c)
 	}
@@ -291,5 +291,20 @@ func TestResolveEnvOldForm(t *testing.T) {
 	want := []nixfile.KeyValue{{Key: "GREETING", Value: "hello   big  world  x  y"}, {Key: "A", Value: "1"}}
 	if !reflect.DeepEqual(r.config.env, want) {
 		t.Errorf("env = %q, want %q", r.config.env, want)
+	}
+}
+
+// A config made large by the closure, not by a line of its own, blames the
+// lines that asked for the packages.
+func TestCheckConfigSizeBlamesPackages(t *testing.T) {
+	r := mustResolve(t, "LABEL a=b\nPACKAGES hello\nPACKAGES curl\n", ConvertOpt{})
+	img := imageFor(ocispecs.Platform{OS: "linux", Architecture: "amd64"}, r.config, strings.Repeat("/x/bin:", MaxConfigSize/7+1), nil, nil)
+	err := r.checkConfigSize(img)
+	var le *nixfile.LocationError
+	if !errors.As(err, &le) || le.Range.Start.Line != 2 || len(le.Also) != 1 || le.Also[0].Start.Line != 3 {
+		t.Fatalf("error %.200v is not located at lines 2 and 3", err)
+	}
+	if !strings.Contains(err.Error(), "more than 4 MiB") {
+		t.Errorf("error %.200q", err)
 	}
 }

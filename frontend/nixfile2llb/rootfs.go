@@ -84,6 +84,9 @@ func accounts(user string) (*accountsDB, error) {
 	idx := db.user(u)
 	if idx < 0 {
 		a := account{uid: 1000, gid: 1000}
+		if err := checkID(u); err != nil {
+			return nil, fmt.Errorf("USER: invalid uid: %w", err)
+		}
 		if id, err := strconv.Atoi(u); err == nil {
 			if id < 0 {
 				return nil, fmt.Errorf("USER: invalid uid %d", id)
@@ -118,6 +121,9 @@ func accounts(user string) (*accountsDB, error) {
 		return db, nil
 	}
 	ng := groupEntry{gid: db.users[idx].gid}
+	if err := checkID(g); err != nil {
+		return nil, fmt.Errorf("USER: invalid gid: %w", err)
+	}
 	if id, err := strconv.Atoi(g); err == nil {
 		if id < 0 {
 			return nil, fmt.Errorf("USER: invalid gid %d", id)
@@ -157,6 +163,9 @@ func validName(s string) bool {
 // lookupID resolves a COPY --chown user or group against the image's
 // accounts; numbers need not be there.
 func (db *accountsDB) lookupID(s string, isGroup bool) (int, error) {
+	if err := checkID(s); err != nil {
+		return 0, err
+	}
 	if id, err := strconv.Atoi(s); err == nil && id >= 0 {
 		return id, nil
 	}

@@ -1,0 +1,32 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// readChunk is how much one read of a result file asks for: under the
+// gateway's 16 MiB message limit, which a whole-file read of a larger file
+// (a big closure's path-info) fails with.
+const readChunk = 8 << 20
+
+// readFileUpTo reads a whole file in chunks, failing when it has more
+// than max bytes rather than reading it all into memory.
+func readFileUpTo(ctx context.Context, read func(context.Context, client.ReadRequest) ([]byte, error), name string, max int) ([]byte, error) {
+	var out []byte
+	for {
+		dt, err := read(ctx, client.ReadRequest{Filename: name, Range: &client.FileRange{Offset: len(out), Length: readChunk}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dt...)
+		if len(out) > max {
+			return nil, fmt.Errorf("%s is larger than %d MiB", name, max>>20)
+		}
+		if len(dt) < readChunk {
+			return out, nil
+		}
+	}
+}
