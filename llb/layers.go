@@ -53,7 +53,14 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 		} else if len(g) > 1 {
 			name = fmt.Sprintf("[closure] %s and %d more", StorePathName(g[0]), len(g)-1)
 		}
-		layers = append(layers, llb.Scratch().File(action, llb.WithCustomName(name)))
+		layer := llb.Scratch().File(action, llb.WithCustomName(name))
+		if opt.Caps.RestampCopies {
+			// A copy of the whole tree makes /nix and /nix/store itself,
+			// and stamps them after what they hold.
+			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),
+				llb.WithCustomName(name+" (restamped)"))
+		}
+		layers = append(layers, layer)
 	}
 	return Combine(layers, opt.Caps, summary)
 }

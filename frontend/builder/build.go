@@ -95,7 +95,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		var closure *nixllb.Closure
 		if plan.Stage != nil {
 			if closure, err = readClosure(ctx, c, bc, plan.Stage.Meta); err != nil {
-				return nil, withNixMessage(ctx, c, err, plan, src.SourceMap)
+				return nil, withNixMessage(ctx, c, bc, err, plan, src.SourceMap)
 			}
 		}
 		out, err := plan.Assemble(closure)

@@ -1,13 +1,19 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -45,13 +51,19 @@ const nixLogLines = 25
 // and, unless the step carries its line, the lines it failed at. The
 // failed step's mounts come back with the error (as for `buildx debug`); the
 // step kept nix's stderr and its groups in one of them.
-func withNixMessage(ctx context.Context, c client.Client, err error, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
+func withNixMessage(ctx context.Context, c client.Client, bc *dockerui.Client, err error, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
 	var se *errdefs.SolveError
 	if !errors.As(err, &se) || se.Solve == nil {
 		return err
 	}
+	read := readResultFiles
+	if gwCaps := c.BuildOpts().Caps; gwCaps.Supports(gwpb.CapGatewayExecFilesystem) != nil {
+		// BuildKit before v0.16 (Docker Engine 26) reads no file of a
+		// container: cat it in one on the nix image instead.
+		read = catResultFiles(ctx, c, bc, plan.NixImageState())
+	}
 	for _, id := range se.MountIDs {
-		files := readResultFiles(ctx, c, id, nixllb.MetaLog, nixllb.MetaEvaluating, nixllb.MetaGroups)
+		files := read(ctx, c, id, nixllb.MetaLog, nixllb.MetaEvaluating, nixllb.MetaGroups)
 		log := files[nixllb.MetaLog]
 		if strings.TrimSpace(log) == "" {
 			continue
@@ -84,6 +96,78 @@ func readResultFiles(ctx context.Context, c client.Client, id string, names ...s
 	}
 	return files
 }
+
+// catResultFiles reads the files of a failed step's mount by running cat
+// in a container of image with the mount: for a BuildKit whose containers
+// have no ReadFile. Without an image it reads nothing.
+func catResultFiles(ctx context.Context, c client.Client, bc *dockerui.Client, image *llb.State) func(context.Context, client.Client, string, ...string) map[string]string {
+	none := func(context.Context, client.Client, string, ...string) map[string]string { return map[string]string{} }
+	if image == nil {
+		return none
+	}
+	ref, err := solve(ctx, c, bc, *image, false)
+	if err != nil {
+		return none
+	}
+	path, ok, _ := image.GetEnv(ctx, "PATH")
+	if !ok {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/root/.nix-profile/bin:/nix/var/nix/profiles/default/bin"
+	}
+	const dir = "/nixfile/failed"
+	return func(ctx context.Context, c client.Client, id string, names ...string) map[string]string {
+		files := map[string]string{}
+		ctr, err := c.NewContainer(ctx, client.NewContainerRequest{
+			Mounts:  []client.Mount{{Dest: "/", Ref: ref, Readonly: true}, {Dest: dir, ResultID: id, Readonly: true}},
+			NetMode: pb.NetMode_NONE,
+		})
+		if err != nil {
+			return files
+		}
+		defer ctr.Release(context.WithoutCancel(ctx))
+		// One process: the first a container runs is its init, and the
+		// container stops with it. Each file comes as "NAME SIZE\n" then
+		// its bytes.
+		var out bytes.Buffer
+		proc, err := ctr.Start(ctx, client.StartRequest{
+			Args:   append([]string{"/bin/sh", "-c", catScript, "sh", dir}, names...),
+			Env:    []string{"PATH=" + path},
+			Stdout: nopWriteCloser{&out},
+		})
+		if err != nil || proc.Wait() != nil {
+			return files
+		}
+		return parseCatOutput(out.Bytes())
+	}
+}
+
+const catScript = `dir=$1; shift
+for f; do
+  if [ -f "$dir/$f" ]; then printf '%s %s\n' "$f" "$(wc -c <"$dir/$f")"; cat "$dir/$f"; fi
+done
+`
+
+// parseCatOutput reads catScript's output; what it cannot read ends it.
+func parseCatOutput(out []byte) map[string]string {
+	files := map[string]string{}
+	for len(out) > 0 {
+		header, rest, ok := bytes.Cut(out, []byte("\n"))
+		if !ok {
+			break
+		}
+		name, size, ok := strings.Cut(string(header), " ")
+		n, err := strconv.Atoi(strings.TrimSpace(size))
+		if !ok || err != nil || n < 0 || n > len(rest) {
+			break
+		}
+		files[name] = string(rest[:n])
+		out = rest[n:]
+	}
+	return files
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
 
 // lastLines keeps the last n lines of a nix log, without nix's noise.
 func lastLines(log string, n int) string {

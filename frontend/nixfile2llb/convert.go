@@ -140,6 +140,9 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	return plan, nil
 }
 
+// NixImageState is the nix image the stage runs on; nil without a stage.
+func (p *Plan) NixImageState() *llb.State { return p.nixImage }
+
 // needsContext reports whether the nix stage reads the build context.
 func needsContext(r *resolved) bool {
 	if r.packageSet != nil && (r.packageSet.Kind == nixllb.ContextDir ||

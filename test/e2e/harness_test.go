@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/errdefs"
@@ -48,7 +49,7 @@ type buildOpts struct {
 	secrets map[string][]byte
 	// cacheTo and cacheFrom are --cache-to and --cache-from.
 	cacheTo, cacheFrom []client.CacheOptionsEntry
-	// hideCaps are LLB capabilities the frontend is told the daemon lacks,
+	// hideCaps are capabilities the frontend is told the daemon lacks,
 	// as an older BuildKit or Docker's classic image store would.
 	hideCaps []apicaps.CapID
 }
@@ -206,7 +207,8 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	return img, nil
 }
 
-// hiddenCaps is a gateway client whose daemon reports fewer LLB caps.
+// hiddenCaps is a gateway client whose daemon reports fewer capabilities,
+// LLB or gateway ones, as an older BuildKit would.
 type hiddenCaps struct {
 	gateway.Client
 	hide []apicaps.CapID
@@ -214,14 +216,19 @@ type hiddenCaps struct {
 
 func (c hiddenCaps) BuildOpts() gateway.BuildOpts {
 	o := c.Client.BuildOpts()
+	o.LLBCaps = c.without(&pb.Caps, o.LLBCaps)
+	o.Caps = c.without(&gwpb.Caps, o.Caps)
+	return o
+}
+
+func (c hiddenCaps) without(all *apicaps.CapList, have apicaps.CapSet) apicaps.CapSet {
 	var list []*apicapspb.APICap
-	for _, cp := range pb.Caps.All() {
-		if o.LLBCaps.Supports(apicaps.CapID(cp.ID)) == nil && !slices.Contains(c.hide, apicaps.CapID(cp.ID)) {
+	for _, cp := range all.All() {
+		if have.Supports(apicaps.CapID(cp.ID)) == nil && !slices.Contains(c.hide, apicaps.CapID(cp.ID)) {
 			list = append(list, cp)
 		}
 	}
-	o.LLBCaps = pb.Caps.CapSet(list)
-	return o
+	return all.CapSet(list)
 }
 
 func tail(s string, n int) string {
