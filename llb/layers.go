@@ -17,6 +17,8 @@ const DefaultMaxLayers = 100
 type CopyOpts struct {
 	// MaxLayers is the most layers the closure takes; 0 is DefaultMaxLayers.
 	MaxLayers int
+	// Caps are the daemon's: without MergeOp the layers are stacked.
+	Caps Caps
 }
 
 // storeTime is the mtime of everything under /nix, as nix itself sets it.
@@ -51,10 +53,7 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 		}
 		layers = append(layers, llb.Scratch().File(action, llb.WithCustomName(name)))
 	}
-	if len(layers) == 1 {
-		return layers[0]
-	}
-	return llb.Merge(layers, llb.WithCustomName(summary))
+	return Combine(layers, opt.Caps, summary)
 }
 
 // LayerGroups splits the closure into at most max groups, each a layer. When

@@ -37,8 +37,24 @@ type Entry struct {
 // times: entries are made on a staging state, then copied in one copy that
 // stamps every file and directory with t, so that the layer's digest depends
 // on nothing but the entries and t. Parent directories are made 0755 root.
-func Files(entries []Entry, t time.Time, name string) llb.State {
+//
+// linker, when not nil, makes the symlinks by running ln in it (an image
+// with a shell), for a BuildKit without the symlink file action (Caps).
+func Files(entries []Entry, t time.Time, name string, linker *llb.State) llb.State {
 	entries = withParents(entries)
+	var links *llb.State // made by linker
+	if linker != nil {
+		var ls []Entry
+		for _, e := range entries {
+			if e.Kind == SymlinkEntry {
+				ls = append(ls, e)
+			}
+		}
+		if len(ls) > 0 {
+			st := symlinksBy(*linker, ls)
+			links = &st
+		}
+	}
 	var action *llb.FileAction // nil until the first entry
 	for _, e := range entries {
 		owner := llb.WithUIDGID(e.UID, e.GID)
@@ -62,6 +78,16 @@ func Files(entries []Entry, t time.Time, name string) llb.State {
 				action = action.Mkfile(e.Path, e.Mode, e.Data, owner)
 			}
 		case SymlinkEntry:
+			if links != nil {
+				// The link itself, not what it points to.
+				info := &llb.CopyInfo{ChownOpt: &llb.ChownOpt{User: &llb.UserOpt{UID: e.UID}, Group: &llb.UserOpt{UID: e.GID}}}
+				if action == nil {
+					action = llb.Copy(*links, e.Path, e.Path, info)
+				} else {
+					action = action.Copy(*links, e.Path, e.Path, info)
+				}
+				continue
+			}
 			if action == nil {
 				action = llb.Symlink(e.Target, e.Path, owner)
 			} else {

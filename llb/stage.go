@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 // StageSpec is what the nix stage builds, and on what.
@@ -29,6 +30,9 @@ type StageSpec struct {
 	PackageSet *PackageSet
 	// Groups are the installables, a group a Nixfile line.
 	Groups []StageGroup
+	// Network is the build step's network mode (--network); the zero
+	// value is the daemon's default.
+	Network pb.NetMode
 }
 
 // StageGroup is a Group with how to mark its evaluation step.
@@ -169,6 +173,9 @@ func NewStage(spec StageSpec) Stage {
 	}
 	if spec.IgnoreCache {
 		opts = append(opts, llb.IgnoreCache)
+	}
+	if spec.Network != pb.NetMode_UNSET {
+		opts = append(opts, llb.Network(spec.Network))
 	}
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
 		for _, m := range spec.Groups[0].Opts {

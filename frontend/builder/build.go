@@ -61,6 +61,10 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}
 	warnChecks(ctx, f, bc, src)
 
+	caps, gwCaps := c.BuildOpts().LLBCaps, c.BuildOpts().Caps
+	if err := requireCaps(&caps, &gwCaps); err != nil {
+		return nil, err
+	}
 	epoch, err := sourceDateEpoch(bc.BuildArgs)
 	if err != nil {
 		return nil, err
@@ -81,6 +85,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			NixImage:       nixImageResolver(bc, c),
 			Epoch:          epoch,
 			NoCache:        bc.IsNoCache(""),
+			LLBCaps:        &caps,
+			Network:        bc.NetworkMode,
 		}
 		plan, err := nixfile2llb.NewPlan(ctx, f, opt)
 		if err != nil {
@@ -111,7 +117,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 // solve solves st; evaluate runs it now rather than when a ref is read, so
 // that its error comes back here.
 func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State, evaluate bool) (client.Reference, error) {
-	def, err := st.Marshal(ctx)
+	caps := c.BuildOpts().LLBCaps
+	def, err := st.Marshal(ctx, llb.WithCaps(caps))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling LLB: %w", err)
 	}

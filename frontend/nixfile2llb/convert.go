@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/apicaps"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -49,6 +50,13 @@ type ConvertOpt struct {
 	// NoCache runs the nix steps again rather than take them from
 	// BuildKit's cache (--no-cache).
 	NoCache bool
+	// LLBCaps are the daemon's LLB capabilities; nil is the newest
+	// BuildKit. Without MergeOp or the symlink file action the image is
+	// made another way, with the same files and layers (nixllb.Caps).
+	LLBCaps *apicaps.CapSet
+	// Network is the nix stage's network mode (--network); the zero value
+	// is the daemon's default, as for a Dockerfile's RUN.
+	Network pb.NetMode
 }
 
 // NixImageArg is the build arg that overrides the nix image.
@@ -68,6 +76,8 @@ type Plan struct {
 	resolved *resolved
 	system   string
 	context  llb.State
+	// nixImage is the nix image's state, when there is a nix stage.
+	nixImage *llb.State
 	// NixImage is the nix image reference the stage runs on.
 	NixImage string
 	// Stage is the nix stage; nil when the Nixfile builds nothing.
@@ -116,7 +126,9 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		PackageSet:   r.packageSet,
 		StoreCacheID: nixllb.StoreCacheID(imageID, platforms.FormatAll(p)),
 		IgnoreCache:  opt.NoCache,
+		Network:      opt.Network,
 	}
+	plan.nixImage = &img
 	if needsContext(r) {
 		spec.Context = &plan.context
 	}
@@ -234,24 +246,22 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		layers  []llb.State
 		history []string
 	)
+	caps := nixllb.CapsOf(p.opt.LLBCaps)
 	if closure != nil {
-		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers}))
+		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps}))
 		for _, h := range nixllb.LayerHistory(closure, r.maxLayers) {
 			history = append(history, "nix: "+h)
 		}
 	}
 	if len(entries) > 0 {
-		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links, WORKDIR"))
+		var linker *llb.State
+		if caps.NoSymlink {
+			linker = p.nixImage
+		}
+		layers = append(layers, nixllb.Files(entries, epoch, "[rootfs] users, /tmp, CA bundle, /bin links, WORKDIR", linker))
 		history = append(history, "nixfile: rootfs defaults (ROOTFS)")
 	}
-	st := llb.Scratch()
-	switch len(layers) {
-	case 0:
-	case 1:
-		st = layers[0]
-	default:
-		st = llb.Merge(layers, llb.WithCustomName("[internal] image layers"))
-	}
+	st := nixllb.Combine(layers, caps, "[internal] image layers")
 	for _, c := range r.copies {
 		if st, err = p.copyFromContext(st, c, accts, epoch); err != nil {
 			return nil, err

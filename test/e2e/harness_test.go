@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/apicaps"
+	apicapspb "github.com/moby/buildkit/util/apicaps/pb"
 	"github.com/nixfile/nixfile/frontend/builder"
 	"github.com/nixfile/nixfile/internal/testbed"
 	"github.com/tonistiigi/fsutil"
@@ -44,6 +48,9 @@ type buildOpts struct {
 	secrets map[string][]byte
 	// cacheTo and cacheFrom are --cache-to and --cache-from.
 	cacheTo, cacheFrom []client.CacheOptionsEntry
+	// hideCaps are LLB capabilities the frontend is told the daemon lacks,
+	// as an older BuildKit or Docker's classic image store would.
+	hideCaps []apicaps.CapID
 }
 
 // image is a built image, read back from its OCI export.
@@ -129,6 +136,9 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 		outputs []runOutput
 	)
 	buildFunc := func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+		if len(opt.hideCaps) > 0 {
+			gc = hiddenCaps{gc, opt.hideCaps}
+		}
 		res, err := builder.Build(ctx, gc)
 		if err != nil || len(opt.run) == 0 {
 			return res, err
@@ -194,6 +204,24 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	img.outputs = outputs
 	img.cached, img.log, img.warnings = cached, logs.String(), warnings
 	return img, nil
+}
+
+// hiddenCaps is a gateway client whose daemon reports fewer LLB caps.
+type hiddenCaps struct {
+	gateway.Client
+	hide []apicaps.CapID
+}
+
+func (c hiddenCaps) BuildOpts() gateway.BuildOpts {
+	o := c.Client.BuildOpts()
+	var list []*apicapspb.APICap
+	for _, cp := range pb.Caps.All() {
+		if o.LLBCaps.Supports(apicaps.CapID(cp.ID)) == nil && !slices.Contains(c.hide, apicaps.CapID(cp.ID)) {
+			list = append(list, cp)
+		}
+	}
+	o.LLBCaps = pb.Caps.CapSet(list)
+	return o
 }
 
 func tail(s string, n int) string {
