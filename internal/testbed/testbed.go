@@ -7,10 +7,14 @@ package testbed
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -141,4 +145,63 @@ func (b *Bed) FreshDaemon(t testing.TB) string {
 	log, _ := os.ReadFile(filepath.Join(dir, "buildkitd.log"))
 	t.Fatalf("the fresh buildkitd did not start:\n%s", log)
 	return ""
+}
+
+// DockerEngine is one of the bed's Docker Engines (dockerd 26.1 from Debian
+// trixie), reached with `docker` and DOCKER_HOST set to Host.
+type DockerEngine struct {
+	// Store is its image store: "classic" (overlay2) or "containerd"
+	// (the containerd-snapshotter feature, the default of new installs).
+	Store string
+	// Host is its DOCKER_HOST.
+	Host string
+}
+
+// RequireDocker returns the bed's Docker Engines, one per image store, or
+// skips (fails under CI=true) when they are not up.
+func RequireDocker(t testing.TB) (*Bed, []DockerEngine) {
+	t.Helper()
+	bed := Require(t)
+	engines := []DockerEngine{
+		{Store: "classic", Host: os.Getenv("NIXFILE_DOCKER_HOST_CLASSIC")},
+		{Store: "containerd", Host: os.Getenv("NIXFILE_DOCKER_HOST_CONTAINERD")},
+	}
+	for _, e := range engines {
+		if e.Host == "" {
+			fail(t, "the test bed's Docker Engine (%s image store) is not in the environment; %s", e.Store, startHint)
+			return nil, nil
+		}
+		if err := ping(e.Host); err != nil {
+			fail(t, "the test bed's Docker Engine (%s image store) at %s does not answer (%v); %s", e.Store, e.Host, err, startHint)
+			return nil, nil
+		}
+	}
+	return bed, engines
+}
+
+// ping asks a Docker Engine's API whether it is up, as `docker` would.
+func ping(host string) error {
+	sock, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return fmt.Errorf("DOCKER_HOST %q is not a unix socket", host)
+	}
+	hc := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Proxy: nil,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+		},
+	}
+	resp, err := hc.Get("http://docker/_ping")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/_ping: %s", resp.Status)
+	}
+	return nil
 }

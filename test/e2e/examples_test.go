@@ -163,17 +163,35 @@ type exampleCase struct {
 	serveFor time.Duration
 }
 
-// Every example builds with `docker buildx build` and its image does what
-// its README says. The examples are what users copy first: each one is
-// built and run here, and its README must show the exact output.
-func TestExamples(t *testing.T) {
-	bed := testbed.Require(t)
-	examples := filepath.Join(testbed.RepoRoot(), "examples")
+// checkConfig checks the image config that the example's Nixfile sets.
+func (tc exampleCase) checkConfig(t *testing.T, cfg ocispec.ImageConfig) {
+	t.Helper()
+	if !reflect.DeepEqual(cfg.Entrypoint, tc.entrypoint) {
+		t.Errorf("Entrypoint %q, want %q", cfg.Entrypoint, tc.entrypoint)
+	}
+	if !reflect.DeepEqual(cfg.Cmd, tc.cmd) {
+		t.Errorf("Cmd %q, want %q", cfg.Cmd, tc.cmd)
+	}
+	if cfg.User != tc.user || cfg.WorkingDir != tc.workdir {
+		t.Errorf("User %q WorkingDir %q, want %q %q", cfg.User, cfg.WorkingDir, tc.user, tc.workdir)
+	}
+	var exposed []string
+	for p := range cfg.ExposedPorts {
+		exposed = append(exposed, p)
+	}
+	if !reflect.DeepEqual(sorted(exposed), sorted(tc.exposed)) {
+		t.Errorf("ExposedPorts %v, want %v", exposed, tc.exposed)
+	}
+	for _, e := range tc.env {
+		if !slices.Contains(cfg.Env, e) {
+			t.Errorf("Env %q lacks %s", cfg.Env, e)
+		}
+	}
+}
 
-	runimage := filepath.Join(t.TempDir(), "runimage")
-	runCLI(t, testbed.RepoRoot(), "go", "build", "-o", runimage, "./hack/runimage")
-
-	tests := []exampleCase{
+// exampleCases are the examples and what each one's README promises.
+func exampleCases() []exampleCase {
+	return []exampleCase{
 		{
 			name:       "hello",
 			entrypoint: []string{"hello"},
@@ -223,6 +241,19 @@ func TestExamples(t *testing.T) {
 				"service demo: done\n",
 		},
 	}
+}
+
+// Every example builds with `docker buildx build` and its image does what
+// its README says. The examples are what users copy first: each one is
+// built and run here, and its README must show the exact output.
+func TestExamples(t *testing.T) {
+	bed := testbed.Require(t)
+	examples := filepath.Join(testbed.RepoRoot(), "examples")
+
+	runimage := filepath.Join(t.TempDir(), "runimage")
+	runCLI(t, testbed.RepoRoot(), "go", "build", "-o", runimage, "./hack/runimage")
+
+	tests := exampleCases()
 
 	t.Run("every example is tested", func(t *testing.T) {
 		entries, err := os.ReadDir(examples)
@@ -263,28 +294,7 @@ func TestExamples(t *testing.T) {
 			buildxBuild(t, dir, "--output", "type=image,name="+ref+",push=true,registry.insecure=true")
 
 			img := imageConfigFromRegistry(t, ref)
-			cfg := img.Config
-			if !reflect.DeepEqual(cfg.Entrypoint, tc.entrypoint) {
-				t.Errorf("Entrypoint %q, want %q", cfg.Entrypoint, tc.entrypoint)
-			}
-			if !reflect.DeepEqual(cfg.Cmd, tc.cmd) {
-				t.Errorf("Cmd %q, want %q", cfg.Cmd, tc.cmd)
-			}
-			if cfg.User != tc.user || cfg.WorkingDir != tc.workdir {
-				t.Errorf("User %q WorkingDir %q, want %q %q", cfg.User, cfg.WorkingDir, tc.user, tc.workdir)
-			}
-			var exposed []string
-			for p := range cfg.ExposedPorts {
-				exposed = append(exposed, p)
-			}
-			if !reflect.DeepEqual(sorted(exposed), sorted(tc.exposed)) {
-				t.Errorf("ExposedPorts %v, want %v", exposed, tc.exposed)
-			}
-			for _, e := range tc.env {
-				if !slices.Contains(cfg.Env, e) {
-					t.Errorf("Env %q lacks %s", cfg.Env, e)
-				}
-			}
+			tc.checkConfig(t, img.Config.ImageConfig)
 
 			if len(tc.pages) == 0 {
 				r := runCLI(t, testbed.RepoRoot(), runimage, "-timeout", "2m", ref)

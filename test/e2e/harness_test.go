@@ -269,6 +269,12 @@ func readOCI(t *testing.T, tarPath string) *image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &image{img: img, config: cfg, files: filesOf(t, img), digest: im.Manifests[0].Digest.String()}
+}
+
+// filesOf is an image's flattened filesystem, by path without leading /.
+func filesOf(t *testing.T, img v1.Image) map[string]fileEntry {
+	t.Helper()
 	files := map[string]fileEntry{}
 	eachTarEntry(t, mutate.Extract(img), func(h *tar.Header, r io.Reader) {
 		data, _ := io.ReadAll(r)
@@ -276,7 +282,7 @@ func readOCI(t *testing.T, tarPath string) *image {
 			modTime: h.ModTime, mode: h.Mode, typeflag: h.Typeflag, linkname: h.Linkname, uid: h.Uid, gid: h.Gid, data: data,
 		}
 	})
-	return &image{img: img, config: cfg, files: files, digest: im.Manifests[0].Digest.String()}
+	return files
 }
 
 // eachTarEntry calls fn for each entry of a tar stream, with its contents.
