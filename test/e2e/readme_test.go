@@ -8,10 +8,11 @@ import (
 	"github.com/nixfile/nixfile/internal/testbed"
 )
 
-// The README's first command builds examples/hello with docker buildx and
-// runs it: it keeps doing what the README says.
+// The README's first command builds examples/hello with docker build on
+// the bed's Docker Engine and docker runs it: it keeps doing what the
+// README says.
 func TestReadmeExampleCommand(t *testing.T) {
-	testbed.Require(t)
+	testbed.RequireDocker(t)
 	root := testbed.RepoRoot()
 	r := runCLI(t, root, filepath.Join(root, "hack", "example"), "hello")
 	if !strings.HasSuffix(r.stdout, "Hello, world!\n") {
