@@ -26,7 +26,8 @@ const PredicateType = "https://spdx.dev/Document"
 
 // Input is what a document is made of.
 type Input struct {
-	// Closure is the image's closure, with nix's path info.
+	// Closure is the image's closure, with nix's path info; nil when the
+	// image has no store paths.
 	Closure *nixllb.Closure
 	// Meta describes the requested packages; nil when unknown.
 	Meta *nixllb.Metadata
@@ -48,8 +49,8 @@ const namespaceBase = "https://github.com/nixfile/nixfile/sbom/"
 // Document returns the SPDX document of in.
 func Document(in Input) (*spdx.Document, error) {
 	c := in.Closure
-	if c == nil || len(c.Paths) == 0 {
-		return nil, fmt.Errorf("sbom: no closure")
+	if c == nil {
+		c = &nixllb.Closure{}
 	}
 	requested := map[string][]nixllb.PackageMeta{} // by path
 	byDrv := map[string]nixllb.PackageMeta{}       // a requested output's derivation
@@ -103,6 +104,9 @@ func Document(in Input) (*spdx.Document, error) {
 		}
 	}
 	doc.DocumentName = "nix closure of " + strings.Join(rootNames, " ")
+	if len(rootNames) == 0 {
+		doc.DocumentName = "empty nix closure"
+	}
 	if in.Platform != "" {
 		doc.DocumentName += " (" + in.Platform + ")"
 	}
