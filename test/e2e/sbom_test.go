@@ -84,7 +84,15 @@ func buildExport(t *testing.T, bed *testbed.Bed, dir string, attrs map[string]st
 	if err != nil {
 		t.Fatalf("build: %v\nlog:\n%s", err, tail(logs.String(), 40))
 	}
-	out := &export{steps: slices.Sorted(maps.Keys(steps))}
+	out := readExport(t, ociPath)
+	out.steps = slices.Sorted(maps.Keys(steps))
+	return out
+}
+
+// readExport reads an OCI export's image and attestations.
+func readExport(t *testing.T, ociPath string) *export {
+	t.Helper()
+	out := &export{}
 	layoutDir := t.TempDir()
 	if b, err := exec.Command("tar", "-xf", ociPath, "-C", layoutDir).CombinedOutput(); err != nil {
 		t.Fatalf("untar OCI export: %v: %s", err, b)
@@ -149,6 +157,37 @@ func buildExport(t *testing.T, bed *testbed.Bed, dir string, attrs map[string]st
 		t.Fatal("no image in the export")
 	}
 	return out
+}
+
+// With `buildx build --sbom=true`, through the frontend image as users
+// run it, the OCI export carries the SBOM, and BuildKit runs no scanner.
+func TestSBOMThroughBuildx(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "# syntax=nixfile/nixfile\nPACKAGES greeter\n"})
+	tarPath := filepath.Join(t.TempDir(), "app.tar")
+	r := buildxBuild(t, dir, "--sbom=true", "--output", "type=oci,dest="+tarPath+",name=example.invalid/nixfile/buildx-sbom:latest")
+	if strings.Contains(r.stderr, "generating sbom using") {
+		t.Errorf("BuildKit ran its scanner:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "[nix] describe greeter for the SBOM") {
+		t.Errorf("no metadata step in the build's output:\n%s", tail(r.stderr, 40))
+	}
+	e := readExport(t, tarPath)
+	subject, predicate := e.sbomOf(t)
+	if subject != e.imageDigest {
+		t.Errorf("the SBOM's subject is %s, want the image %s", subject, e.imageDigest)
+	}
+	doc, err := spdxjson.Read(bytes.NewReader(predicate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spdxlib.ValidateDocument(doc); err != nil {
+		t.Fatal(err)
+	}
+	byPath, _ := docFacts(t, doc)
+	if got, want := slices.Sorted(maps.Keys(byPath)), nixClosure(t, bed, "greeter"); !reflect.DeepEqual(got, want) {
+		t.Errorf("SBOM packages %v, want the closure %v", got, want)
+	}
 }
 
 // sbomOf is the export's one SPDX statement: its subject and predicate.
