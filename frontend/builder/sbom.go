@@ -62,7 +62,7 @@ func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, i
 		}
 		files := map[string][]byte{}
 		for _, name := range nixllb.MetadataFiles {
-			dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: name})
+			dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
 			if err != nil {
 				return fmt.Errorf("reading the metadata step's %s: %w", name, err)
 			}
