@@ -45,6 +45,11 @@ type PathInfo struct {
 	Path       string
 	NarSize    int64
 	References []string
+	// NarHash is nix's hash of the path's NAR serialisation, as nix
+	// prints it: "sha256-BASE64" (SRI) or "sha256:BASE32" (older nix).
+	NarHash string
+	// Deriver is the derivation that built the path, when nix knows it.
+	Deriver string
 }
 
 // Closure is what the nix stage reports.
@@ -156,6 +161,8 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 		Path       string   `json:"path"`
 		NarSize    int64    `json:"narSize"`
 		References []string `json:"references"`
+		NarHash    string   `json:"narHash"`
+		Deriver    string   `json:"deriver"`
 	}
 	data = []byte(strings.TrimSpace(string(data)))
 	if len(data) == 0 {
@@ -168,7 +175,7 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 			return nil, err
 		}
 		for _, e := range list {
-			out = append(out, PathInfo{Path: e.Path, NarSize: e.NarSize, References: e.References})
+			out = append(out, PathInfo{Path: e.Path, NarSize: e.NarSize, References: e.References, NarHash: e.NarHash, Deriver: storePath(e.Deriver)})
 		}
 		return out, nil
 	}
@@ -183,14 +190,19 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 		}
 		refs := make([]string, 0, len(e.References))
 		for _, r := range e.References {
-			if !strings.HasPrefix(r, "/") {
-				r = StoreDir + "/" + r // newer nix may give base names
-			}
-			refs = append(refs, r)
+			refs = append(refs, storePath(r))
 		}
-		out = append(out, PathInfo{Path: p, NarSize: e.NarSize, References: refs})
+		out = append(out, PathInfo{Path: p, NarSize: e.NarSize, References: refs, NarHash: e.NarHash, Deriver: storePath(e.Deriver)})
 	}
 	return out, nil
+}
+
+// storePath makes a base name absolute: newer nix may give those.
+func storePath(p string) string {
+	if p != "" && !strings.HasPrefix(p, "/") {
+		return StoreDir + "/" + p
+	}
+	return p
 }
 
 // Features a closure can bring to an image's root, found by the nix stage.

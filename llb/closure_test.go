@@ -156,7 +156,7 @@ func TestParseClosure(t *testing.T) {
 	// nix 2.8 to 2.18: a list of objects with "path"; references are full
 	// paths and include the path itself when it refers to itself.
 	listJSON := `[
-  {"path":"` + hello + `","narHash":"sha256:x","narSize":100,"references":["` + glibc + `","` + hello + `"],"valid":true},
+  {"path":"` + hello + `","registrationTime":1,"narSize":100,"references":["` + glibc + `","` + hello + `"],"valid":true},
   {"path":"` + curl + `","narSize":200,"references":["` + libcurl + `","` + glibc + `"]},
   {"path":"` + libcurl + `","narSize":300,"references":["` + openssl + `","` + glibc + `","` + extra + `"]},
   {"path":"` + glibc + `","narSize":400,"references":["` + glibc + `"]},

@@ -27,7 +27,7 @@ func TestScriptsUseOnlyTheOfficialImagesTools(t *testing.T) {
 	cmdRe := regexp.MustCompile(`(?m)(?:^|;|\||&&|\|\||\$\(|\bthen|\bdo|\belse)\s*([A-Za-z_\[!:][A-Za-z0-9_.-]*)`)
 	// Lines of nix.conf settings inside NIX_CONFIG are not commands.
 	setting := regexp.MustCompile(`(?m)^[a-z-]+ = .*$`)
-	for name, script := range map[string]string{"build": buildScript} {
+	for name, script := range map[string]string{"build": buildScript, "meta": metaScript} {
 		code := setting.ReplaceAllString(script, "")
 		for _, m := range cmdRe.FindAllStringSubmatch(code, -1) {
 			w := m[1]

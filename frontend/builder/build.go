@@ -72,8 +72,13 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	// The context (and its .dockerignore) is loaded once, and only if the
 	// Nixfile reads it.
 	loadContext := sync.OnceValues(func() (*llb.State, error) { return bc.MainContext(ctx) })
+	sboms, err := newSBOMs(c, bc)
+	if err != nil {
+		return nil, err
+	}
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
+		id := platformID(platform)
 		if platform == nil && len(bc.BuildPlatforms) > 0 {
 			platform = &bc.BuildPlatforms[0]
 		}
@@ -106,10 +111,20 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if sboms != nil {
+			if err := sboms.add(ctx, c, bc, id, plan, closure, out.Epoch); err != nil {
+				return nil, err
+			}
+		}
 		return &dockerui.BuildResult{Reference: ref, Image: out.Image, Epoch: &out.Epoch}, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if sboms != nil {
+		if err := sboms.attach(ctx, rb); err != nil {
+			return nil, err
+		}
 	}
 	return rb.Finalize()
 }

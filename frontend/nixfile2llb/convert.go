@@ -82,6 +82,8 @@ type Plan struct {
 	NixImage string
 	// Stage is the nix stage; nil when the Nixfile builds nothing.
 	Stage *nixllb.Stage
+	// stageSpec is what Stage was made from (see MetaStep).
+	stageSpec nixllb.StageSpec
 }
 
 // NewPlan expands the Nixfile and builds the nix stage's LLB.
@@ -136,7 +138,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		spec.Groups = append(spec.Groups, nixllb.StageGroup{Group: g.Group, Opts: plan.marks(g.rng)})
 	}
 	st := nixllb.NewStage(spec)
-	plan.Stage = &st
+	plan.Stage, plan.stageSpec = &st, spec
 	return plan, nil
 }
 

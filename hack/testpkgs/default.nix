@@ -6,10 +6,36 @@
 let
   blobs = builtins.path { path = ./blobs; name = "testpkgs-blobs"; };
 
+  # Like nixpkgs' lib.licenses: attrsets with an SPDX id.
+  licenses = {
+    gpl2Only = { spdxId = "GPL-2.0-only"; shortName = "gpl2Only"; fullName = "GNU General Public License v2.0 only"; free = true; };
+    mit = { spdxId = "MIT"; shortName = "mit"; fullName = "MIT License"; free = true; };
+    asl20 = { spdxId = "Apache-2.0"; shortName = "asl20"; fullName = "Apache License 2.0"; free = true; };
+    publicDomain = { shortName = "publicDomain"; fullName = "Public Domain"; free = true; };
+  };
+
+  # As nixpkgs' stdenv.mkDerivation does with lib.extendDerivation: meta
+  # (and passthru) stay out of the derivation's environment, and every
+  # output carries them, so that hello.out.meta and libfoo.dev.meta work.
+  withMeta = extra: drv:
+    let
+      outs = drv.outputs or [ "out" ];
+      common = drv // builtins.listToAttrs (map (o: { name = o; value = output o; }) outs) // extra;
+      output = o: common // { inherit (drv.${o}) type outputName outPath drvPath; };
+    in common // { inherit (drv) outputName outPath drvPath; };
+
   # The bootstrap: busybox itself, built by the busybox binary in blobs (its
   # argv[0] must end in "busybox", hence the directory).
-  busybox = derivation {
+  busybox = withMeta {
+    meta = {
+      description = "Tiny versions of common UNIX utilities in a single small executable";
+      homepage = "https://busybox.net/";
+      license = licenses.gpl2Only;
+    };
+  } (derivation {
     inherit system;
+    pname = "busybox";
+    version = "1.35.0";
     name = "busybox-1.35.0";
     builder = "${blobs}/busybox";
     args = [ "sh" "-c" ''
@@ -21,19 +47,22 @@ let
         [ "$a" = busybox ] || $bb ln -s busybox $out/bin/$a
       done
     '' ];
-  };
+  });
 
   # A tiny stdenv: a derivation built by a shell script, busybox on PATH.
-  mkDerivation = { name, script, outputs ? [ "out" ], ... }@attrs:
-    derivation ((removeAttrs attrs [ "script" ]) // {
+  # Like nixpkgs', it takes name, or pname and version; meta is not part of
+  # the derivation.
+  mkDerivation = { script, outputs ? [ "out" ], meta ? { }, ... }@attrs:
+    let name = attrs.name or "${attrs.pname}-${attrs.version}"; in
+    withMeta { inherit meta; } (derivation ((removeAttrs attrs [ "script" "meta" ]) // {
       inherit system name outputs;
       builder = "${busybox}/bin/sh";
       args = [ "-e" "-c" script ];
       PATH = "${busybox}/bin";
-    });
+    }));
 
-  writeScriptBin = name: text: mkDerivation {
-    inherit name;
+  writeScriptBin = name: text: writeScriptBinWith { inherit name; } text;
+  writeScriptBinWith = { name, ... }@attrs: text: mkDerivation (attrs // {
     passAsFile = [ "text" ];
     inherit text;
     script = ''
@@ -41,7 +70,7 @@ let
       cp "$textPath" $out/bin/${name}
       chmod 0555 $out/bin/${name}
     '';
-  };
+  });
 
   self = {
     inherit busybox;
@@ -56,7 +85,15 @@ let
     };
 
     # A runtime dependency edge: the script's shebang refers to busybox.
-    hello = writeScriptBin "hello" ''
+    # Its store name has no version; meta is like nixpkgs' hello's.
+    hello = writeScriptBinWith {
+      name = "hello";
+      meta = {
+        description = "A program that produces a familiar, friendly greeting";
+        homepage = [ "https://www.gnu.org/software/hello/manual/" "https://example.invalid/hello" ];
+        license = licenses.mit;
+      };
+    } ''
       #!${busybox}/bin/sh
       echo "Hello, world!"
     '';
@@ -69,8 +106,13 @@ let
 
     # Two outputs: dev refers to out, out refers to nothing.
     libfoo = mkDerivation {
-      name = "libfoo-1.2";
+      pname = "libfoo";
+      version = "1.2";
       outputs = [ "out" "dev" ];
+      meta = {
+        description = "A library with two outputs";
+        license = [ licenses.mit licenses.asl20 ];
+      };
       script = ''
         mkdir -p $out/lib $dev/include $dev/nix-support
         echo "libfoo 1.2" > $out/lib/libfoo.txt
@@ -86,8 +128,13 @@ let
     };
 
     # An odd but valid store path name, and a file whose name has spaces.
+    # Its pname and version say what its store name cannot: a free-form
+    # license without an SPDX id.
     odd = mkDerivation {
       name = "odd+name_v1.0-x?=y";
+      pname = "odd+name";
+      version = "1.0-x";
+      meta.license = licenses.publicDomain;
       script = ''
         mkdir -p "$out/share/with spaces"
         echo "spaces ok" > "$out/share/with spaces/a file.txt"
@@ -114,7 +161,13 @@ let
 
     # Shaped like nixpkgs' tzdata and iana-etc.
     tzdata = mkDerivation {
-      name = "tzdata-2024a";
+      pname = "tzdata";
+      version = "2024a";
+      meta = {
+        description = "Database of current and historical time zones";
+        homepage = "https://www.iana.org/time-zones";
+        license = licenses.publicDomain;
+      };
       script = ''
         mkdir -p $out/share/zoneinfo/Europe
         printf 'TZif2 fake UTC\n' > $out/share/zoneinfo/UTC

@@ -1,0 +1,206 @@
+package nixllb
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+)
+
+// The metadata step describes the requested packages for an SBOM: what the
+// package set says of each requested output (pname, version, meta). It is
+// a step of its own, run only when a build asks for an SBOM, so that a
+// build without one runs and caches exactly what it did before. It
+// evaluates the same build.nix as the build step, on the same nix image and
+// store cache, so it sees the same derivations; it builds nothing.
+
+//go:embed meta.nix
+var metaExpr []byte
+
+// Files in the metadata step's output.
+const (
+	// MetaPackages is meta.nix's JSON: one entry a requested output.
+	MetaPackages = "packages.json"
+	// MetaNixVersion is `nix --version`.
+	MetaNixVersion = "nix-version"
+)
+
+// MetadataFiles are the files of NewMetaStep's output the frontend reads.
+var MetadataFiles = []string{MetaPackages, MetaNixVersion}
+
+// NewMetaStep returns the metadata step of the nix stage that spec
+// describes: its output holds MetadataFiles.
+func NewMetaStep(spec StageSpec) llb.State {
+	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
+	exprState := llb.Scratch().File(
+		llb.Mkfile("build.nix", 0o644, []byte(expr)).
+			Mkfile("meta.nix", 0o644, metaExpr).
+			Mkfile("meta.sh", 0o644, []byte(metaScript)),
+		llb.WithCustomName("[internal] generate meta.nix"))
+
+	var names []string
+	for _, g := range spec.Groups {
+		for _, in := range g.Installables {
+			names = append(names, in.String())
+		}
+	}
+	opts := []llb.RunOption{
+		llb.Args([]string{"/bin/sh", exprMount + "/meta.sh"}),
+		llb.WithCustomName("[nix] describe " + strings.Join(names, " ") + " for the SBOM"),
+		llb.AddMount(exprMount, exprState, llb.Readonly),
+		llb.AddEnv("NIXFILE_SYSTEM", spec.System),
+	}
+	// The same mounts as the build step (see NewStage): the package set
+	// may need the secrets, the network and the context to evaluate, and
+	// the store cache holds what the build step fetched and built.
+	for _, id := range Secrets {
+		opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
+	}
+	if spec.StoreCacheID != "" {
+		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
+			llb.WithCustomName("[internal] nix store seed"))
+		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
+			llb.ContentCache(llb.MountContentCacheOff)))
+	}
+	if spec.Context != nil {
+		opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
+	}
+	if spec.IgnoreCache {
+		opts = append(opts, llb.IgnoreCache)
+	}
+	if spec.Network != pb.NetMode_UNSET {
+		opts = append(opts, llb.Network(spec.Network))
+	}
+	run := spec.Image.Run(opts...)
+	return run.AddMount(metaMount, llb.Scratch())
+}
+
+// metaScript evaluates meta.nix over build.nix. --read-write-mode lets the
+// evaluation add to the store what it must (a flake's source, a context
+// file) in nix 2.8 as in current nix, where --eval alone may not.
+const metaScript = scriptPrelude + `nix --version >"$out/` + MetaNixVersion + `" 2>/dev/null || echo >"$out/` + MetaNixVersion + `"
+logged nix-instantiate --eval --strict --json --read-write-mode ` + exprMount + `/meta.nix --arg build ` + exprMount + `/build.nix >"$out/` + MetaPackages + `"
+`
+
+// License is one license of a package, as its meta.license gives it.
+type License struct {
+	// SPDXID is the license's SPDX identifier, when the package set knows it.
+	SPDXID string
+	// Name is its full or short name, or the string meta.license gave.
+	Name string
+}
+
+// PackageMeta is what the package set says of one requested output.
+type PackageMeta struct {
+	// Group is the index of the group (Nixfile line) that asked for it.
+	Group int
+	// Path is the output's store path.
+	Path string
+	// Output is the output's name (out, bin, dev, ...), when known.
+	Output string
+	// Name, Pname and Version are the derivation's, when set.
+	Name, Pname, Version string
+	// DrvPath is the derivation's store path.
+	DrvPath string
+	// Description and Homepage are from meta.
+	Description string
+	Homepage    []string
+	Licenses    []License
+}
+
+// Metadata is what the metadata step reports.
+type Metadata struct {
+	// NixVersion is the nix version that evaluated, e.g. "2.8.0"; empty
+	// when unknown.
+	NixVersion string
+	// Packages are sorted by path, then group; a path is there once a
+	// group that asked for it.
+	Packages []PackageMeta
+}
+
+// ReadMetadata reads the files of NewMetaStep's output. Every path is
+// validated.
+func ReadMetadata(files map[string][]byte) (*Metadata, error) {
+	type license struct {
+		SPDXID *string `json:"spdxId"`
+		Name   *string `json:"name"`
+	}
+	type entry struct {
+		Group       string    `json:"group"`
+		Path        string    `json:"path"`
+		Output      *string   `json:"output"`
+		Name        *string   `json:"name"`
+		Pname       *string   `json:"pname"`
+		Version     *string   `json:"version"`
+		DrvPath     *string   `json:"drvPath"`
+		Description *string   `json:"description"`
+		Homepage    []string  `json:"homepage"`
+		Licenses    []license `json:"licenses"`
+	}
+	var entries []entry
+	if err := json.Unmarshal(files[MetaPackages], &entries); err != nil {
+		return nil, fmt.Errorf("reading the metadata step's %s: %w", MetaPackages, err)
+	}
+	m := &Metadata{NixVersion: nixVersion(string(files[MetaNixVersion]))}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if err := ValidateStorePath(e.Path); err != nil {
+			return nil, fmt.Errorf("the metadata step's %s: %w", MetaPackages, err)
+		}
+		g, err := strconv.Atoi(strings.TrimPrefix(e.Group, "g"))
+		if err != nil || !strings.HasPrefix(e.Group, "g") {
+			return nil, fmt.Errorf("the metadata step's %s: bad group %q", MetaPackages, e.Group)
+		}
+		key := e.Path + "\x00" + e.Group
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		p := PackageMeta{
+			Group: g, Path: e.Path, Output: deref(e.Output), Name: deref(e.Name), Pname: deref(e.Pname),
+			Version: deref(e.Version), DrvPath: deref(e.DrvPath), Description: deref(e.Description), Homepage: e.Homepage,
+		}
+		if len(p.Homepage) == 0 {
+			p.Homepage = nil
+		}
+		if p.DrvPath != "" && ValidateStorePath(p.DrvPath) != nil {
+			p.DrvPath = ""
+		}
+		for _, l := range e.Licenses {
+			if l := (License{SPDXID: deref(l.SPDXID), Name: deref(l.Name)}); l != (License{}) {
+				p.Licenses = append(p.Licenses, l)
+			}
+		}
+		m.Packages = append(m.Packages, p)
+	}
+	sort.SliceStable(m.Packages, func(i, j int) bool {
+		a, b := m.Packages[i], m.Packages[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Group < b.Group
+	})
+	return m, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// nixVersion is the version in `nix --version`'s "nix (Nix) 2.8.0".
+func nixVersion(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
+}
