@@ -36,7 +36,9 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) doc
 					continue
 				}
 				arg := outline.Arg{Name: a.Name, Location: location(nixfile.Location(in))}
-				if v, ok := values[a.Name]; ok {
+				if v, ok := bc.BuildArgs[a.Name]; ok {
+					arg.Value = v
+				} else if v, ok := values[a.Name]; ok {
 					arg.Value = v
 				} else if a.Default != nil {
 					arg.Value = *a.Default

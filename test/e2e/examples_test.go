@@ -470,7 +470,8 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 	}
 	tests := []struct {
 		name string
-		call string // the --call value
+		call string   // the --call value
+		args []string // more buildx arguments
 		// For format=json: the outline's args, in order, or the targets.
 		wantArgs    []arg
 		wantTargets []targets.Target
@@ -483,6 +484,16 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 			wantArgs: []arg{
 				{name: "GREETING", value: "hello", line: 4},
 				{name: "WHO", value: "", line: 6},
+				{name: "NIX_IMAGE", value: nixImage},
+			},
+		},
+		{
+			name: "outline with build args",
+			call: "outline,format=json",
+			args: []string{"--build-arg", "GREETING=hi", "--build-arg", "WHO=you"},
+			wantArgs: []arg{
+				{name: "GREETING", value: "hi", line: 4},
+				{name: "WHO", value: "you", line: 6},
 				{name: "NIX_IMAGE", value: nixImage},
 			},
 		},
@@ -514,7 +525,7 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := buildxBuild(t, dir, "--call", tc.call)
+			r := buildxBuild(t, dir, append([]string{"--call", tc.call}, tc.args...)...)
 			for _, re := range tc.wantText {
 				if !re.MatchString(r.stdout) {
 					t.Errorf("--call %s printed\n%s\nwant a line matching %s", tc.call, r.stdout, re)
@@ -551,6 +562,25 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				}
 			}
 		})
+	}
+}
+
+// --call outline answers with the values given with --build-arg even when
+// the Nixfile would fail to build with them.
+func TestOutlineOfANixfileThatFails(t *testing.T) {
+	testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "# syntax=nixfile/nixfile\nARG A=1\nARG PORT=notaport\nPACKAGES busybox\nEXPOSE $PORT\n"})
+	r := buildxBuild(t, dir, "--call", "outline,format=json", "--build-arg", "A=2")
+	var o outline.Outline
+	if err := json.Unmarshal([]byte(r.stdout), &o); err != nil {
+		t.Fatalf("--call outline: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, a := range o.Args {
+		got[a.Name] = a.Value
+	}
+	if got["A"] != "2" || got["PORT"] != "notaport" {
+		t.Errorf("--call outline --build-arg A=2 gives A=%q PORT=%q, want 2 and notaport\n%s", got["A"], got["PORT"], r.stdout)
 	}
 }
 
