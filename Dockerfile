@@ -18,10 +18,14 @@ RUN --mount=type=bind,target=. \
       -o /out/nixfile-frontend ./frontend/cmd/nixfile-frontend
 
 FROM build AS validate
+ARG STATICCHECK_VERSION=v0.8.2
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    GOBIN=/usr/local/bin go install honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}
 RUN --mount=type=bind,target=. \
     --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    test -z "$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))" && go vet ./...
+    test -z "$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))" && go vet ./... && staticcheck ./...
 
 FROM build AS test
 RUN --mount=type=bind,target=. \

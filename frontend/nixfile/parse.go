@@ -403,7 +403,7 @@ func parseFlags(words []string, allowed []string) (map[string]string, []string, 
 			return nil, nil, fmt.Errorf("unknown flag %s (allowed: --%s)", words[0], strings.Join(allowed, ", --"))
 		}
 		if !ok || value == "" {
-			return nil, nil, fmt.Errorf("flag --%s needs a value: --%s=...", name, name)
+			return nil, nil, fmt.Errorf("flag --%s needs a value (--%s=VALUE)", name, name)
 		}
 		if _, dup := flags[name]; dup {
 			return nil, nil, fmt.Errorf("flag --%s given twice", name)

@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -117,14 +115,6 @@ func automaticArgs(p ocispecs.Platform) map[string]string {
 // osFileMode passes unix mode bits (setuid 04000, setgid 02000, sticky
 // 01000) as BuildKit's copy expects them, not as Go's os.Mode* flags.
 func osFileMode(m int) os.FileMode { return os.FileMode(m) }
-
-// userOpt is a uid when numeric, else a name looked up in the image.
-func userOpt(s string) *llb.UserOpt {
-	if id, err := strconv.Atoi(s); err == nil && id >= 0 {
-		return &llb.UserOpt{UID: id}
-	}
-	return &llb.UserOpt{Name: s}
-}
 
 // MaxConfigSize is the most bytes an image config may have. The builder
 // hands the configs of every platform to BuildKit in one message, which
