@@ -35,6 +35,8 @@ type Bed struct {
 	BuildkitdConfig string
 	// NixImageNix28 is the second supported nix image: nix 2.8, empty /nix.
 	NixImageNix28 string
+	// NixImageSeed is a store path the default nix image's /nix holds.
+	NixImageSeed string
 	// World is the bed's HTTP server of binary caches and tarballs.
 	World World
 }
@@ -75,6 +77,7 @@ func Require(t testing.TB) *Bed {
 
 		BuildkitdConfig: os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
 		NixImageNix28:   os.Getenv("NIXFILE_NIX_IMAGE_NIX28"),
+		NixImageSeed:    os.Getenv("NIXFILE_NIX_IMAGE_SEED"),
 		World: World{
 			BinaryCache:       os.Getenv("NIXFILE_BINARY_CACHE"),
 			PrivateCache:      os.Getenv("NIXFILE_PRIVATE_CACHE"),
@@ -124,6 +127,16 @@ func (b *Bed) RequireNix28(t testing.TB) string {
 		fail(t, "NIXFILE_NIX_IMAGE_NIX28 is not set; %s", startHint)
 	}
 	return b.NixImageNix28
+}
+
+// RequireSeed returns the store path the default nix image's /nix holds,
+// failing (skipping outside CI) when the environment lacks it.
+func (b *Bed) RequireSeed(t testing.TB) string {
+	t.Helper()
+	if b.NixImageSeed == "" {
+		fail(t, "NIXFILE_NIX_IMAGE_SEED is not set; %s", startHint)
+	}
+	return b.NixImageSeed
 }
 
 func fail(t testing.TB, format string, a ...any) {

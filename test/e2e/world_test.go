@@ -348,3 +348,28 @@ func TestNixImagesSubstituteFromTheirCache(t *testing.T) {
 		})
 	}
 }
+
+// The default nix image's /nix holds a valid store path, as the official
+// image's does: the store cache, seeded from it, has it valid, so a build
+// can name it (builtins.storePath fails on a path the store lacks) and the
+// image gets it.
+func TestStoreSeededFromAPopulatedNix(t *testing.T) {
+	bed := testbed.Require(t)
+	seed := bed.RequireSeed(t)
+	img, err := build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "BUILD seed.nix\nPACKAGES hello\n",
+		// A package whose output refers to the seed: the seed is in its closure.
+		"seed.nix": fmt.Sprintf(`{ busybox, system }: derivation {
+  name = "uses-seed"; inherit system;
+  builder = "${busybox}/bin/sh";
+  args = [ "-c" "echo ${builtins.storePath %q} > $out" ];
+}
+`, seed),
+	}), buildOpts{addr: bed.FreshDaemon(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := img.files[strings.TrimPrefix(seed, "/")]; !ok || !strings.Contains(string(f.data), "came with the nix image") {
+		t.Errorf("the image lacks the nix image's store path %s: %v", seed, img.storeEntries())
+	}
+}
