@@ -181,6 +181,10 @@ Notes:
   (its container start) that the built-in Dockerfile frontend does not pay; ours'
   no-change rebuild minus it is what ours itself costs.
 - Sizes are compressed (gzip) layer sizes from the OCI export's manifest.
+- "fetched from the binary cache": what the bed's cache server (on loopback)
+  logged during the build, requests and bytes. The nix image lists that cache as
+  its substituter, so both sides substitute every package it has (all but W1's
+  slow one) rather than build it, as with cache.nixos.org.
 `)
 	return b.String()
 }
