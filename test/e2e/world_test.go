@@ -213,6 +213,31 @@ func TestTarballsFetchedOnce(t *testing.T) {
 			}
 		})
 	}
+	// Once nix's tarball-ttl is over, nix asks again with the ETag it has,
+	// and the server's 304 costs no download.
+	t.Run("revalidated, not downloaded again", func(t *testing.T) {
+		addr := bed.FreshDaemon(t)
+		var all []request
+		for i, pkgs := range []string{"hello", "hello greeter", "hello greeter tools.greet"} {
+			if _, err := build(t, bed, writeContext(t, map[string]string{
+				"Nixfile": "NIXCONFIG tarball-ttl = 0\nNIXPKGS " + tarball + "?v=ttl\nPACKAGES " + pkgs + "\n",
+			}), buildOpts{addr: addr}); err != nil {
+				t.Fatal(err)
+			}
+			reqs := l.since(t)
+			t.Logf("build %d (%s): %s", i, pkgs, summary(reqs))
+			all = append(all, reqs...)
+		}
+		var statuses []int
+		for _, r := range all {
+			if strings.HasPrefix(r.path, "/pkgs.tar.gz") {
+				statuses = append(statuses, r.status)
+			}
+		}
+		if fmt.Sprint(statuses) != "[200 304 304]" {
+			t.Errorf("the tarball's requests answered %v, want [200 304 304]:\n%s", statuses, summary(all))
+		}
+	})
 	t.Run("flake by tarball URL", func(t *testing.T) {
 		img, err := build(t, bed, writeContext(t, map[string]string{
 			"Nixfile": "FLAKE " + l.url(w.FlakeTarball) + "#greeter\nENTRYPOINT [\"greeter\"]\n",
