@@ -26,6 +26,9 @@ type StageSpec struct {
 	// builds (see StoreCacheID). Empty keeps no store: every build starts
 	// from the image's own /nix.
 	StoreCacheID string
+	// NixSettings are the user's nix settings (see CheckNixSetting), applied
+	// after the image's nix.conf and nixfile's own.
+	NixSettings []NixSetting
 	// PackageSet is what Attr installables are looked up in; nil is <nixpkgs>.
 	PackageSet *PackageSet
 	// Groups are the installables, a group a Nixfile line.
@@ -96,9 +99,11 @@ const (
 )
 
 const (
-	exprMount    = "/nixfile/expr"
-	metaMount    = "/nixfile/out"
-	closureMount = "/nixfile/closure"
+	// nixCacheMount is nix's XDG_CACHE_HOME in the stage: see NixCacheID.
+	nixCacheMount = "/nixfile/cache"
+	exprMount     = "/nixfile/expr"
+	metaMount     = "/nixfile/out"
+	closureMount  = "/nixfile/closure"
 )
 
 // StoreCacheID is the id of the cache mount that keeps a nix image's /nix
@@ -109,6 +114,15 @@ const (
 func StoreCacheID(image, platform string) string {
 	sum := sha256.Sum256([]byte(image + "\x00" + platform))
 	return "nixfile-nix-store-" + hex.EncodeToString(sum[:8])
+}
+
+// NixCacheID is the id of the cache mount that keeps nix's own caches
+// outside /nix (~/.cache/nix: fetched tarballs and flakes, what binary
+// caches have) beside the store cache of storeID: what the one says is in
+// the store, the other has seen. Nothing is fetched twice: not a package
+// set's tarball, not a narinfo.
+func NixCacheID(storeID string) string {
+	return strings.Replace(storeID, "nixfile-nix-store-", "nixfile-nix-cache-", 1)
 }
 
 // nixConfig is added to every nix command's settings rather than relying
@@ -167,6 +181,10 @@ func NewStage(spec StageSpec) Stage {
 		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
 			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
 			llb.ContentCache(llb.MountContentCacheOff)))
+		opts = append(opts, nixCacheMountOpts(spec.StoreCacheID)...)
+	}
+	if len(spec.NixSettings) > 0 {
+		opts = append(opts, llb.AddEnv("NIXFILE_NIX_CONFIG", nixSettingsText(spec.NixSettings)))
 	}
 	if spec.Context != nil {
 		opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
@@ -186,6 +204,16 @@ func NewStage(spec StageSpec) Stage {
 	build.AddMount(metaMount, llb.Scratch())
 	closure := build.AddMount(closureMount, llb.Scratch())
 	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
+}
+
+// nixCacheMountOpts mount nix's caches, locked as the store is (after it,
+// so that every build takes the two locks in the same order), at
+// XDG_CACHE_HOME: nix reads that whatever HOME the image has.
+func nixCacheMountOpts(storeID string) []llb.RunOption {
+	return []llb.RunOption{
+		llb.AddMount(nixCacheMount, llb.Scratch(), llb.AsPersistentCacheDir(NixCacheID(storeID), llb.CacheMountLocked)),
+		llb.AddEnv("XDG_CACHE_HOME", nixCacheMount),
+	}
 }
 
 func groupsOf(sg []StageGroup) []Group {
@@ -218,6 +246,8 @@ if [ -f ` + secretDir + `/` + SecretAccessTokens + ` ]; then
   NIX_CONFIG="$NIX_CONFIG
 access-tokens = $(cat ` + secretDir + `/` + SecretAccessTokens + `)"
 fi
+NIX_CONFIG="$NIX_CONFIG
+${NIXFILE_NIX_CONFIG:-}"
 export NIX_CONFIG
 out=` + metaMount + `
 nl='

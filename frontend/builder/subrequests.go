@@ -52,6 +52,10 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) doc
 				Name:        nixfile2llb.NixImageArg,
 				Description: "the nix image the nix stage runs on",
 				Value:       nixfile2llb.NixImageFor(bc.BuildArgs),
+			}, outline.Arg{
+				Name:        nixfile2llb.NixConfigArg,
+				Description: "nix settings for the nix stage, nix.conf lines (see NIXCONFIG)",
+				Value:       bc.BuildArgs[nixfile2llb.NixConfigArg],
 			})
 			return o, nil
 		},

@@ -573,6 +573,8 @@ func original(in nixfile.Instruction) string {
 		return in.Original
 	case *nixfile.StopSignal:
 		return in.Original
+	case *nixfile.NixConfig:
+		return in.Original
 	case *nixfile.Rootfs:
 		return in.Original
 	}

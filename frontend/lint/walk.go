@@ -145,6 +145,8 @@ func analyze(f *nixfile.File, buildArgs map[string]string) []*step {
 			}
 		case *nixfile.StopSignal:
 			x(in.Signal)
+		case *nixfile.NixConfig:
+			one(in.Value)
 		}
 		steps = append(steps, st)
 	}

@@ -162,6 +162,14 @@ type Rootfs struct {
 	Settings []string
 }
 
+// NixConfig is NIXCONFIG name = value: a nix.conf setting for the nix
+// stage. Value is the rest of the line after "=", blanks trimmed.
+type NixConfig struct {
+	Base
+	Name  string
+	Value string
+}
+
 // Layers is LAYERS n: the most layers the closure takes.
 type Layers struct {
 	Base

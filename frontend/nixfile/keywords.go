@@ -27,6 +27,7 @@ var keywords = map[string]keywordSpec{
 	"VOLUME":     {usage: "VOLUME /path... or VOLUME [\"/path\"...]"},
 	"STOPSIGNAL": {usage: "STOPSIGNAL SIGTERM"},
 	"LAYERS":     {usage: "LAYERS <most layers the closure takes, 1-120>"},
+	"NIXCONFIG":  {usage: "NIXCONFIG name = value (a nix.conf setting for the nix stage)"},
 	"ROOTFS":     {usage: "ROOTFS none | [users=off] [tmp=off] [certs=off] [bin=off] [etc=off] [prefer=pkg,...]"},
 }
 

@@ -242,6 +242,17 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 	}
 
+	if kw == "NIXCONFIG" {
+		// One nix.conf line: the value is the rest of the line, as nix
+		// reads it (a list setting's items are blank-separated).
+		name, value, ok := strings.Cut(rest, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || strings.ContainsFunc(name, unicode.IsSpace) {
+			return nil, errf("give one setting as name = value: %s", spec.usage)
+		}
+		return &NixConfig{Base: base, Name: name, Value: value}, nil
+	}
+
 	words, err := splitWords(rest)
 	if err != nil {
 		return nil, errf("%v", err)

@@ -70,6 +70,8 @@ func fields(in Instruction) string {
 		return fmt.Sprintf("Signal=%q", in.Signal)
 	case *Layers:
 		return fmt.Sprintf("Max=%q", in.Max)
+	case *NixConfig:
+		return fmt.Sprintf("Name=%q Value=%q", in.Name, in.Value)
 	case *Rootfs:
 		return fmt.Sprintf("Settings=%q", in.Settings)
 	}
@@ -152,8 +154,8 @@ func TestKeywordsSorted(t *testing.T) {
 	if !sort.StringsAreSorted(k) {
 		t.Errorf("Keywords() is not sorted: %q", k)
 	}
-	if len(k) != 17 {
-		t.Errorf("Keywords() has %d keywords, want 17: %q", len(k), k)
+	if len(k) != 18 {
+		t.Errorf("Keywords() has %d keywords, want 18: %q", len(k), k)
 	}
 }
 

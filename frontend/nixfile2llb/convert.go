@@ -126,6 +126,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		Image:        img,
 		System:       system,
 		PackageSet:   r.packageSet,
+		NixSettings:  r.nixSettings,
 		StoreCacheID: nixllb.StoreCacheID(imageID, platforms.FormatAll(p)),
 		IgnoreCache:  opt.NoCache,
 		Network:      opt.Network,

@@ -31,6 +31,30 @@ func TestConvertErrors(t *testing.T) {
 			wantMsg:  "already given on line 1",
 		},
 		{
+			name:     "NIXCONFIG sandbox is refused",
+			nixfile:  "PACKAGES hello\nNIXCONFIG sandbox = true\n",
+			wantLine: 2,
+			wantMsg:  "NIXCONFIG: nix setting sandbox is refused: it changes how builds are isolated",
+		},
+		{
+			name:     "NIXCONFIG post-build-hook is refused",
+			nixfile:  "ARG HOOK=/bin/upload\nNIXCONFIG post-build-hook = $HOOK\nPACKAGES hello\n",
+			wantLine: 2,
+			wantMsg:  "post-build-hook is refused: it runs a program",
+		},
+		{
+			name:     "NIXCONFIG netrc-file says to use the secret",
+			nixfile:  "NIXCONFIG netrc-file = /etc/netrc\n",
+			wantLine: 1,
+			wantMsg:  "use --secret id=netrc",
+		},
+		{
+			name:     "NIXCONFIG of an unknown setting lists the allowed ones",
+			nixfile:  "PACKAGES hello\n\nNIXCONFIG builders-xyz = a\n",
+			wantLine: 3,
+			wantMsg:  "not one nixfile passes to nix; allowed are",
+		},
+		{
 			name:     "BUILD outside the context",
 			nixfile:  "PACKAGES hello\n\nBUILD ../x.nix\n",
 			wantLine: 3,

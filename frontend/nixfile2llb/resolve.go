@@ -23,6 +23,8 @@ type resolved struct {
 	config         imageConfig
 	rootfs         rootfsOptions
 	maxLayers      int // 0: nixllb.DefaultMaxLayers
+	// nixSettings are NIXCONFIG's, then the NIX_CONFIG build arg's.
+	nixSettings []nixllb.NixSetting
 	// rootfsInstr and userInstr are the last ROOTFS and USER, for errors.
 	rootfsInstr nixfile.Instruction
 	userInstr   nixfile.Instruction
@@ -368,6 +370,16 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				return nil, nixfile.WithLocation(err, in)
 			}
 			r.config.user = v
+		case *nixfile.NixConfig:
+			v, err := word(in, in.Value)
+			if err != nil {
+				return nil, err
+			}
+			s := nixllb.NixSetting{Name: in.Name, Value: v}
+			if err := nixllb.CheckNixSetting(s); err != nil {
+				return nil, errAt("%v", err)
+			}
+			r.nixSettings = append(r.nixSettings, s)
 		case *nixfile.Layers:
 			v, err := word(in, in.Max)
 			if err != nil {
@@ -465,8 +477,19 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		}
 		r.maxLayers = n
 	}
+	if v := opt.BuildArgs[NixConfigArg]; v != "" {
+		settings, err := nixllb.ParseNixSettings(v)
+		if err != nil {
+			return nil, fmt.Errorf("build arg %s: %w", NixConfigArg, err)
+		}
+		r.nixSettings = append(r.nixSettings, settings...)
+	}
 	return r, nil
 }
+
+// NixConfigArg is the build arg of nix settings for the nix stage: nix.conf
+// lines, as NIXCONFIG takes them, applied after the Nixfile's.
+const NixConfigArg = "NIX_CONFIG"
 
 // MaxLayersArg is the build arg that sets the closure's layer budget, over
 // a LAYERS line.

@@ -77,6 +77,27 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 	return m.CacheOpt.ID
 }
 
+// checkNixCache checks nix's own caches (~/.cache/nix): a locked cache
+// mount of the store cache's pair, which nix finds through XDG_CACHE_HOME.
+func checkNixCache(t *testing.T, e execStep, storeID string) {
+	t.Helper()
+	args := e.exec().Meta.Args
+	m := e.mount("/nixfile/cache")
+	if m == nil || m.MountType != pb.MountType_CACHE || m.CacheOpt == nil || m.Input != -1 {
+		t.Errorf("%v: /nixfile/cache is %v, want an empty cache mount", args, m)
+		return
+	}
+	if want := nixllb.NixCacheID(storeID); m.CacheOpt.ID != want || want == storeID {
+		t.Errorf("%v: nix's cache is %q, want %q, the store's pair", args, m.CacheOpt.ID, want)
+	}
+	if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+		t.Errorf("%v: nix's cache is %v, want locked as the store", args, m.CacheOpt.Sharing)
+	}
+	if v, _ := envValue(e.exec().Meta.Env, "XDG_CACHE_HOME"); v != "/nixfile/cache" {
+		t.Errorf("%v: XDG_CACHE_HOME=%q, want /nixfile/cache", args, v)
+	}
+}
+
 // viewStage decodes the nix stage and checks what every step shares: the
 // platform, the system, the mounts, and that Meta is the build step's
 // /nixfile/out.
@@ -125,7 +146,7 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 			}
 			dests = append(dests, m.Dest)
 		}
-		wantDests := []string{"/", "/nix", "/nixfile/expr", "/nixfile/out"}
+		wantDests := []string{"/", "/nix", "/nixfile/cache", "/nixfile/expr", "/nixfile/out"}
 		if wantContext != "" {
 			wantDests = append(wantDests, nixllb.ContextMount)
 		}
@@ -142,7 +163,9 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 			t.Errorf("%v: /nixfile/closure mounts input %d, want scratch", args, m.Input)
 		}
 		if m := e.mount("/nix"); m != nil {
-			v.storeCaches = append(v.storeCaches, checkStoreCache(t, g, e, m))
+			id := checkStoreCache(t, g, e, m)
+			v.storeCaches = append(v.storeCaches, id)
+			checkNixCache(t, e, id)
 		}
 		if m := e.mount("/nixfile/expr"); m != nil {
 			if !m.Readonly {

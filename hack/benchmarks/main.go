@@ -99,6 +99,7 @@ type config struct {
 	registry      string
 	nixImage      string
 	bkConfig      string
+	fetch         fetchLog // the binary cache's request log, if the bed has one
 	dockerfileDir string
 	runID         string
 	tmp           string
@@ -126,6 +127,7 @@ func main() {
 		registry:      os.Getenv("NIXFILE_REGISTRY"),
 		nixImage:      os.Getenv("NIXFILE_NIX_IMAGE_DEFAULT"),
 		bkConfig:      os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
+		fetch:         fetchLog{path: os.Getenv("NIXFILE_HTTP_LOG")},
 	}
 	if cfg.frontendImage == "" || cfg.bkConfig == "" || cfg.registry == "" {
 		fatalf(`the test bed is not in the environment; run hack/bench, or: hack/testbed up && eval "$(hack/testbed env)"`)
@@ -172,10 +174,12 @@ func progress(format string, a ...any) {
 // sideResult is what one side measured on one workload.
 type sideResult struct {
 	cold, noChange, addOne []time.Duration
-	added                  []string // the package each addOne repeat added
-	addBytes               []int64  // what each +1 image adds to a registry holding the image
-	img                    imageInfo
-	defaults               *imageInfo // ours with the ROOTFS defaults
+	// what each of those builds fetched from the bed's binary cache
+	coldFetch, noChangeFetch, addOneFetch []fetched
+	added                                 []string // the package each addOne repeat added
+	addBytes                              []int64  // what each +1 image adds to a registry holding the image
+	img                                   imageInfo
+	defaults                              *imageInfo // ours with the ROOTFS defaults
 	// ours only: the no-change rebuilds through the no-op frontend
 	noopNoChange []time.Duration
 }
@@ -250,10 +254,12 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		err := withBuilders(ctx, cfg, sides, dirs, func(bds map[side]*builder) error {
 			img := map[side]imageInfo{}
 			for _, s := range turns(i) {
+				off := cfg.fetch.offset()
 				t, im, err := bds[s].run(ctx, base[s])
 				if err != nil {
 					return err
 				}
+				res[s].coldFetch = append(res[s].coldFetch, cfg.fetch.since(off))
 				res[s].cold, res[s].img, img[s] = append(res[s].cold, t), im, im
 				progress("%s %s: cold build %d/%d: %s", w.name, s, i+1, cfg.cold, secs(t))
 			}
@@ -266,10 +272,12 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 			noop.frontend = cfg.noopImage
 			for j := range cfg.rebuilds {
 				for _, s := range turns(j) {
+					off := cfg.fetch.offset()
 					t, again, err := bds[s].run(ctx, base[s])
 					if err != nil {
 						return err
 					}
+					res[s].noChangeFetch = append(res[s].noChangeFetch, cfg.fetch.since(off))
 					if again.manifest.Digest != img[s].manifest.Digest {
 						progress("warning: %s %s: a no-change rebuild gave another image (%s, was %s)",
 							w.name, s, again.manifest.Digest, img[s].manifest.Digest)
@@ -295,10 +303,12 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 				for _, s := range turns(j) {
 					b := base[s]
 					b.packages = append(slices.Clone(w.packages), w.adds[j])
+					off := cfg.fetch.offset()
 					t, more, err := bds[s].run(ctx, b)
 					if err != nil {
 						return err
 					}
+					res[s].addOneFetch = append(res[s].addOneFetch, cfg.fetch.since(off))
 					res[s].addOne, res[s].added = append(res[s].addOne, t), append(res[s].added, w.adds[j])
 					_, bytes := addedBytes(img[s], more)
 					res[s].addBytes = append(res[s].addBytes, bytes)

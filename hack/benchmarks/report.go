@@ -121,6 +121,11 @@ func report(cfg config, m machineInfo, res results, took time.Duration) string {
 		t.time(fmt.Sprintf("rebuild, no change: a gateway frontend that does nothing (the floor of any `# syntax=` frontend; median of %d)",
 			len(o.noopNoChange)), o.noopNoChange, bl.noChange)
 		t.time(fmt.Sprintf("rebuild after adding one package (median of %d: %s)", len(o.addOne), plusList(o.added)), o.addOne, bl.addOne)
+		if cfg.fetch.path != "" {
+			t.fetched("fetched from the binary cache: cold build (median)", o.coldFetch, bl.coldFetch)
+			t.fetched("fetched from the binary cache: rebuild, no change (median)", o.noChangeFetch, bl.noChangeFetch)
+			t.fetched("fetched from the binary cache: rebuild after adding one package (median)", o.addOneFetch, bl.addOneFetch)
+		}
 		t.bytes("image size (sum of compressed layers)", o.img.size(), bl.img.size())
 		t.count("layers", len(o.img.layers), len(bl.img.layers))
 		t.count("store paths in the image", len(o.img.storePaths), len(bl.img.storePaths))
@@ -176,6 +181,10 @@ Notes:
   (its container start) that the built-in Dockerfile frontend does not pay; ours'
   no-change rebuild minus it is what ours itself costs.
 - Sizes are compressed (gzip) layer sizes from the OCI export's manifest.
+- "fetched from the binary cache": what the bed's cache server (on loopback)
+  logged during the build, requests and bytes. The nix image lists that cache as
+  its substituter, so both sides substitute every package it has (all but W1's
+  slow one) rather than build it, as with cache.nixos.org.
 `)
 	return b.String()
 }

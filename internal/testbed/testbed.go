@@ -37,6 +37,30 @@ type Bed struct {
 	// BuildkitdConfig is the bed daemon's config, for tests that start a
 	// daemon of their own on a fresh state.
 	BuildkitdConfig string
+	// NixImageNix28 is the second supported nix image: nix 2.8, empty /nix.
+	NixImageNix28 string
+	// NixImageSeed is a store path the default nix image's /nix holds.
+	NixImageSeed string
+	// World is the bed's HTTP server of binary caches and tarballs.
+	World World
+}
+
+// World is what the bed serves on loopback (hack/httpcache): binary caches
+// of the test package set, that set as tarballs, and the request log.
+type World struct {
+	// BinaryCache is signed with the bed's key, which its nix images trust
+	// and list as their substituter.
+	BinaryCache string
+	// PrivateCache is the same behind basic auth; Netrc is a netrc file
+	// with its account.
+	PrivateCache, Netrc string
+	// UntrustedCache is signed with a key no nix image trusts.
+	UntrustedCache string
+	// PkgsTarball and FlakeTarball are hack/testpkgs as a tarball;
+	// PkgsTarballSHA256 is its unpacked hash, for fetchTarball.
+	PkgsTarball, PkgsTarballSHA256, FlakeTarball string
+	// Log is the request log: "METHOD PATH STATUS BYTES" lines.
+	Log string
 }
 
 const startHint = `start the test bed: hack/testbed up && eval "$(hack/testbed env)"`
@@ -56,6 +80,18 @@ func Require(t testing.TB) *Bed {
 		TestPkgs:      os.Getenv("NIXFILE_TESTPKGS"),
 
 		BuildkitdConfig: os.Getenv("NIXFILE_BUILDKITD_CONFIG"),
+		NixImageNix28:   os.Getenv("NIXFILE_NIX_IMAGE_NIX28"),
+		NixImageSeed:    os.Getenv("NIXFILE_NIX_IMAGE_SEED"),
+		World: World{
+			BinaryCache:       os.Getenv("NIXFILE_BINARY_CACHE"),
+			PrivateCache:      os.Getenv("NIXFILE_PRIVATE_CACHE"),
+			Netrc:             os.Getenv("NIXFILE_CACHE_NETRC"),
+			UntrustedCache:    os.Getenv("NIXFILE_UNTRUSTED_CACHE"),
+			PkgsTarball:       os.Getenv("NIXFILE_PKGS_TARBALL"),
+			PkgsTarballSHA256: os.Getenv("NIXFILE_PKGS_TARBALL_SHA256"),
+			FlakeTarball:      os.Getenv("NIXFILE_FLAKE_TARBALL"),
+			Log:               os.Getenv("NIXFILE_HTTP_LOG"),
+		},
 	}
 	missing := b.BuildkitHost == "" || b.FrontendImage == "" || b.NixImage == "" || b.TestPkgs == ""
 	if !missing {
@@ -73,6 +109,38 @@ func Require(t testing.TB) *Bed {
 	}
 	fail(t, "the BuildKit test bed is not in the environment; %s", startHint)
 	return nil
+}
+
+// RequireWorld returns the bed's HTTP world, failing (skipping outside CI)
+// when the environment lacks it: a bed from before it, or a partial env.
+func (b *Bed) RequireWorld(t testing.TB) World {
+	t.Helper()
+	w := b.World
+	if w.BinaryCache == "" || w.PrivateCache == "" || w.Netrc == "" || w.UntrustedCache == "" ||
+		w.PkgsTarball == "" || w.PkgsTarballSHA256 == "" || w.FlakeTarball == "" || w.Log == "" {
+		fail(t, "the bed's binary cache server is not in the environment; %s", startHint)
+	}
+	return w
+}
+
+// RequireNix28 returns the nix 2.8 image, failing (skipping outside CI)
+// when the environment lacks it.
+func (b *Bed) RequireNix28(t testing.TB) string {
+	t.Helper()
+	if b.NixImageNix28 == "" {
+		fail(t, "NIXFILE_NIX_IMAGE_NIX28 is not set; %s", startHint)
+	}
+	return b.NixImageNix28
+}
+
+// RequireSeed returns the store path the default nix image's /nix holds,
+// failing (skipping outside CI) when the environment lacks it.
+func (b *Bed) RequireSeed(t testing.TB) string {
+	t.Helper()
+	if b.NixImageSeed == "" {
+		fail(t, "NIXFILE_NIX_IMAGE_SEED is not set; %s", startHint)
+	}
+	return b.NixImageSeed
 }
 
 func fail(t testing.TB, format string, a ...any) {

@@ -485,6 +485,7 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				{name: "GREETING", value: "hello", line: 4},
 				{name: "WHO", value: "", line: 6},
 				{name: "NIX_IMAGE", value: nixImage},
+				{name: "NIX_CONFIG", value: ""},
 			},
 		},
 		{
@@ -505,6 +506,7 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				regexp.MustCompile(`(?m)^GREETING\s+hello\s*$`),
 				regexp.MustCompile(`(?m)^WHO\s*$`),
 				regexp.MustCompile(`(?m)^NIX_IMAGE\s+` + regexp.QuoteMeta(nixImage)),
+				regexp.MustCompile(`(?m)^NIX_CONFIG\s+nix settings`),
 			},
 		},
 		{
