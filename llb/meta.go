@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 )
 
 // The metadata step describes the requested packages for an SBOM: what the
@@ -49,34 +48,11 @@ func NewMetaStep(spec StageSpec) llb.State {
 			names = append(names, in.String())
 		}
 	}
-	opts := []llb.RunOption{
+	opts := append([]llb.RunOption{
 		llb.Args([]string{"/bin/sh", exprMount + "/meta.sh"}),
 		llb.WithCustomName("[nix] describe " + strings.Join(names, " ") + " for the SBOM"),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
-		llb.AddEnv("NIXFILE_SYSTEM", spec.System),
-	}
-	// The same mounts as the build step (see NewStage): the package set
-	// may need the secrets, the network and the context to evaluate, and
-	// the store cache holds what the build step fetched and built.
-	for _, id := range Secrets {
-		opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
-	}
-	if spec.StoreCacheID != "" {
-		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
-			llb.WithCustomName("[internal] nix store seed"))
-		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
-			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
-			llb.ContentCache(llb.MountContentCacheOff)))
-	}
-	if spec.Context != nil {
-		opts = append(opts, llb.AddMount(ContextMount, *spec.Context, llb.Readonly))
-	}
-	if spec.IgnoreCache {
-		opts = append(opts, llb.IgnoreCache)
-	}
-	if spec.Network != pb.NetMode_UNSET {
-		opts = append(opts, llb.Network(spec.Network))
-	}
+	}, spec.nixStepOptions()...)
 	run := spec.Image.Run(opts...)
 	return run.AddMount(metaMount, llb.Scratch())
 }

@@ -74,7 +74,7 @@ func (e *scriptEnv) run(t *testing.T, shell string) {
 	t.Helper()
 	cmd := exec.Command(shell, e.script, "0")
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"),
-		"NIXFILE_SYSTEM=x86_64-linux", "NIX_SSL_CERT_FILE=/nonexistent", "SSL_CERT_FILE=/nonexistent")
+		"NIX_SSL_CERT_FILE=/nonexistent", "SSL_CERT_FILE=/nonexistent")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s build.sh: %v\n%s", shell, err, out)
 	}

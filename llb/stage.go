@@ -156,12 +156,38 @@ func NewStage(spec StageSpec) Stage {
 		}
 		args = append(args, fmt.Sprint(i))
 	}
-	opts := []llb.RunOption{
+	opts := append([]llb.RunOption{
 		llb.Args(args),
 		llb.WithCustomName("[nix] build " + strings.Join(names, " ")),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
-		llb.AddEnv("NIXFILE_SYSTEM", spec.System),
+	}, spec.nixStepOptions()...)
+	if len(spec.Groups) == 1 && spec.PackageSet == nil {
+		for _, m := range spec.Groups[0].Opts {
+			opts = append(opts, m)
+		}
 	}
+	build := spec.Image.Run(opts...)
+	build.AddMount(metaMount, llb.Scratch())
+	closure := build.AddMount(closureMount, llb.Scratch())
+	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
+}
+
+// nixCacheMountOpts mount nix's caches, locked as the store is (after it,
+// so that every build takes the two locks in the same order), at
+// XDG_CACHE_HOME: nix reads that whatever HOME the image has.
+func nixCacheMountOpts(storeID string) []llb.RunOption {
+	return []llb.RunOption{
+		llb.AddMount(nixCacheMount, llb.Scratch(), llb.AsPersistentCacheDir(NixCacheID(storeID), llb.CacheMountLocked)),
+		llb.AddEnv("XDG_CACHE_HOME", nixCacheMount),
+	}
+}
+
+// nixStepOptions are what every nix step of the stage (the build, the SBOM's
+// metadata) runs with: the secrets, the store cache and nix's own caches,
+// the user's nix settings, the context, --no-cache and --network. A step
+// that evaluates the package set needs all of them as the build does.
+func (spec StageSpec) nixStepOptions() []llb.RunOption {
+	var opts []llb.RunOption
 	// Secrets are mounted, never copied: they are in no layer, no cache key
 	// and no cache.
 	for _, id := range Secrets {
@@ -195,25 +221,7 @@ func NewStage(spec StageSpec) Stage {
 	if spec.Network != pb.NetMode_UNSET {
 		opts = append(opts, llb.Network(spec.Network))
 	}
-	if len(spec.Groups) == 1 && spec.PackageSet == nil {
-		for _, m := range spec.Groups[0].Opts {
-			opts = append(opts, m)
-		}
-	}
-	build := spec.Image.Run(opts...)
-	build.AddMount(metaMount, llb.Scratch())
-	closure := build.AddMount(closureMount, llb.Scratch())
-	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
-}
-
-// nixCacheMountOpts mount nix's caches, locked as the store is (after it,
-// so that every build takes the two locks in the same order), at
-// XDG_CACHE_HOME: nix reads that whatever HOME the image has.
-func nixCacheMountOpts(storeID string) []llb.RunOption {
-	return []llb.RunOption{
-		llb.AddMount(nixCacheMount, llb.Scratch(), llb.AsPersistentCacheDir(NixCacheID(storeID), llb.CacheMountLocked)),
-		llb.AddEnv("XDG_CACHE_HOME", nixCacheMount),
-	}
+	return opts
 }
 
 func groupsOf(sg []StageGroup) []Group {
