@@ -15,11 +15,11 @@ func TestScriptsUseOnlyTheOfficialImagesTools(t *testing.T) {
 		// shell builtins and keywords
 		"set": true, "export": true, "if": true, "then": true, "else": true, "fi": true, "for": true,
 		"do": true, "done": true, "while": true, "read": true, "case": true, "esac": true, "return": true,
-		"wait": true, "echo": true, "printf": true, "break": true, "logged": true, "[": true, "!": true,
+		"wait": true, "echo": true, "printf": true, "break": true, "logged": true, "limited": true, "[": true, "!": true,
 		"sh": true, ":": true, "exit": true, "continue": true,
 		// coreutils, grep, nix
 		"rm": true, "mkfifo": true, "tee": true, "sort": true, "cut": true, "ls": true, "cat": true,
-		"mkdir": true, "cp": true, "grep": true,
+		"mkdir": true, "cp": true, "grep": true, "timeout": true,
 		"nix": true, "nix-build": true, "nix-instantiate": true, "nix-store": true,
 	}
 	// The first word of each command: after a newline, ;, |, &&, ||, $( or

@@ -36,6 +36,8 @@ type StageSpec struct {
 	// Network is the build step's network mode (--network); the zero
 	// value is the daemon's default.
 	Network pb.NetMode
+	// Timeout, in seconds, stops the nix build past it; 0 is no limit.
+	Timeout int
 }
 
 // StageGroup is a Group with how to mark its evaluation step.
@@ -124,6 +126,16 @@ func StoreCacheID(image, platform string) string {
 func NixCacheID(storeID string) string {
 	return strings.Replace(storeID, "nixfile-nix-store-", "nixfile-nix-cache-", 1)
 }
+
+// TimeoutArg is the build arg that sets the nix build's time limit, in
+// seconds (0: none).
+const TimeoutArg = "NIXFILE_NIX_TIMEOUT"
+
+// DefaultTimeout is the nix build's time limit without TimeoutArg: 3 hours.
+// A build that hangs holds the daemon's store cache, which every build on
+// it shares, for as long as it runs; 3 hours lets a large package build
+// from source on a CI runner, and ends a hung one on the same day.
+const DefaultTimeout = 3 * 60 * 60
 
 // nixConfig is added to every nix command's settings rather than relying
 // on the nix image's nix.conf: the official image and a Debian one differ.
@@ -221,6 +233,9 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	if spec.Network != pb.NetMode_UNSET {
 		opts = append(opts, llb.Network(spec.Network))
 	}
+	if spec.Timeout > 0 {
+		opts = append(opts, llb.AddEnv("NIXFILE_NIX_TIMEOUT", fmt.Sprint(spec.Timeout)))
+	}
 	return opts
 }
 
@@ -283,7 +298,16 @@ logged() {
 // Store paths have no blanks, so one cp copies the whole closure out.
 const buildScript = scriptPrelude + `all=
 for a in "$@"; do if [ "$a" != ` + EvaluatingSet + ` ]; then all="$all -A groups.g$a"; fi; done
-if ! roots=$(logged nix-build ` + exprMount + `/build.nix --no-out-link $all); then
+limited() {
+  if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
+}
+st=0
+roots=$(logged limited nix-build ` + exprMount + `/build.nix --no-out-link $all) || st=$?
+if [ "$st" = 124 ] || [ "$st" = 137 ]; then
+  echo "error: nixfile: the nix build ran past its time limit of $NIXFILE_NIX_TIMEOUT s (build arg ` + TimeoutArg + `) and was stopped" | tee -a "$out/` + MetaLog + `" >&2
+  exit 1
+fi
+if [ "$st" != 0 ]; then
   for a in "$@"; do
     echo "$a" >"$out/` + MetaEvaluating + `"
     if [ "$a" = ` + EvaluatingSet + ` ]; then
@@ -337,6 +361,12 @@ if ! grep -q '^cacert' "$out/` + MetaFeatures + `"; then
   done
 fi
 logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
+# The store cache is shared by every build on the daemon, whose builders
+# run as root: what leaves is checked against the hashes nix recorded.
+if ! logged nix-store --verify-path $(cat "$out/` + MetaClosure + `"); then
+  echo "error: nixfile: a store path of the closure is not what nix built or fetched: the store cache was altered by another build" | tee -a "$out/` + MetaLog + `" >&2
+  exit 1
+fi
 mkdir -p ` + closureMount + `/nix/store
 cp -a $(cat "$out/` + MetaClosure + `") ` + closureMount + `/nix/store/
 `

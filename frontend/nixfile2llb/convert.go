@@ -122,7 +122,16 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 		}
 	}
+	timeout := nixllb.DefaultTimeout
+	if v := opt.BuildArgs[nixllb.TimeoutArg]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("build arg %s: %q is not a number of seconds (0: no limit)", nixllb.TimeoutArg, v)
+		}
+		timeout = n
+	}
 	spec := nixllb.StageSpec{
+		Timeout:      timeout,
 		Image:        img,
 		System:       system,
 		PackageSet:   r.packageSet,
