@@ -496,6 +496,7 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				{name: "GREETING", value: "hi", line: 4},
 				{name: "WHO", value: "you", line: 6},
 				{name: "NIX_IMAGE", value: nixImage},
+				{name: "NIX_CONFIG", value: ""},
 			},
 		},
 		{
