@@ -14,9 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,22 +204,7 @@ func dockerServeAndFetch(t *testing.T, e testbed.DockerEngine, ref string, pages
 	t.Cleanup(func() { _, _ = tryDocker(t, e, "", "rm", "--force", name) })
 	dockerRun(t, e, name, "--detach", "--network", "host", ref, "-p", addr)
 
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-	get := func(path string) (string, error) {
-		resp, err := hc.Get("http://" + addr + path)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return string(body), fmt.Errorf("%s: %s", path, resp.Status)
-		}
-		return string(body), nil
-	}
+	get := func(path string) (string, error) { return httpGet(addr, path) }
 	// Bounded: 120 tries, 250ms apart.
 	var err error
 	for i := 0; i < 120; i++ {

@@ -354,23 +354,7 @@ func serveAndFetch(t *testing.T, runimage, ref string, d time.Duration, pages []
 		}
 	}()
 
-	// No proxy from the environment: the server is on this machine.
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-	get := func(path string) (string, error) {
-		resp, err := hc.Get("http://" + serverAddr + path)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return string(body), fmt.Errorf("%s: %s", path, resp.Status)
-		}
-		return string(body), nil
-	}
+	get := func(path string) (string, error) { return httpGet(serverAddr, path) }
 
 	// Poll until the server answers: runimage resolves the image and starts
 	// the container first. Bounded: 120 tries, 500ms apart.
@@ -783,4 +767,23 @@ ENTRYPOINT ["hello"]
 			}
 		})
 	}
+}
+
+// httpGet fetches a page from a server of a test on this machine (no proxy
+// from the environment); a status other than 200 is an error.
+func httpGet(addr, path string) (string, error) {
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://" + addr + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return string(body), nil
 }
