@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -182,6 +183,31 @@ var cases = []struct {
 }
 
 func init() {
+	// The rootfs defaults and COPYs besides the closure.
+	cases = append(cases, struct {
+		name string
+		in   Input
+	}{name: "image_files", in: Input{
+		Platform: "linux/amd64",
+		Created:  epoch,
+		Closure: &nixllb.Closure{
+			Roots: []string{busybox}, Paths: []string{busybox},
+			Info: map[string]nixllb.PathInfo{busybox: {Path: busybox, NarHash: sriHash}},
+		},
+		Rootfs: []nixllb.Entry{
+			{Path: "/etc/passwd", Kind: nixllb.FileEntry, Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+			{Path: "/etc/group", Kind: nixllb.FileEntry, Mode: 0o644, Data: []byte("root:x:0:\n")},
+			{Path: "/root", Kind: nixllb.DirEntry, Mode: 0o700},
+			{Path: "/tmp", Kind: nixllb.DirEntry, Mode: 0o777 | os.ModeSticky},
+			{Path: "/etc/ssl/certs/ca-bundle.crt", Kind: nixllb.CopyEntry, Mode: 0o644, Source: "/image-cacert"},
+			{Path: "/bin/sh", Kind: nixllb.SymlinkEntry, Target: busybox + "/bin/sh"},
+			{Path: "/bin/odd name+x", Kind: nixllb.SymlinkEntry, Target: busybox + "/bin/odd name+x"},
+		},
+		Copies: []Copy{
+			{Instruction: "COPY app.conf /etc/app/", Line: "line 3", Sources: []string{"app.conf"}, Dest: "/etc/app/"},
+			{Instruction: "COPY a b dir/", Line: "line 5", Sources: []string{"a", "b"}, Dest: "/srv/dir/"},
+		},
+	}})
 	// An image of COPYs alone has no store path.
 	cases = append(cases, struct {
 		name string
@@ -233,8 +259,12 @@ func TestValid(t *testing.T) {
 			if closure == nil {
 				closure = &nixllb.Closure{}
 			}
-			if len(doc.Packages) != len(closure.Paths) {
-				t.Errorf("%d packages for %d store paths", len(doc.Packages), len(closure.Paths))
+			outside := len(tc.in.Copies)
+			if len(tc.in.Rootfs) > 0 {
+				outside++
+			}
+			if len(doc.Packages) != len(closure.Paths)+outside {
+				t.Errorf("%d packages for %d store paths and %d packages outside the store", len(doc.Packages), len(closure.Paths), outside)
 			}
 			seen := map[string]bool{}
 			for _, p := range doc.Packages {
@@ -248,8 +278,8 @@ func TestValid(t *testing.T) {
 				}
 			}
 			described, _ := spdxlib.GetDescribedPackageIDs(doc)
-			if len(described) != len(closure.Roots) {
-				t.Errorf("the document describes %d packages, want the %d roots", len(described), len(closure.Roots))
+			if len(described) != len(closure.Roots)+outside {
+				t.Errorf("the document describes %d packages, want the %d roots and %d outside the store", len(described), len(closure.Roots), outside)
 			}
 		})
 	}
