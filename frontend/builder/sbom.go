@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -53,8 +52,11 @@ func platformID(p *ocispecs.Platform) string {
 // add makes the SBOM of one platform's image: it runs the nix stage's
 // metadata step, converts, and keeps the document in a ref of its own.
 // BuildKit's own scanner then does not run: the result has an SBOM.
-func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, id string, plan *nixfile2llb.Plan, closure *nixllb.Closure, epoch time.Time) error {
-	in := sbom.Input{Closure: closure, Groups: plan.GroupNames(), Platform: id, Created: epoch}
+func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, id string, plan *nixfile2llb.Plan, closure *nixllb.Closure, out *nixfile2llb.Result) error {
+	in := sbom.Input{Closure: closure, Groups: plan.GroupNames(), Platform: id, Created: out.Epoch, Rootfs: out.Rootfs}
+	for _, c := range out.Copies {
+		in.Copies = append(in.Copies, sbom.Copy{Instruction: c.Instruction, Line: c.Where, Sources: c.Sources, Dest: c.Dest})
+	}
 	if meta := plan.MetaStep(); meta != nil {
 		ref, err := solve(ctx, c, bc, *meta, true)
 		if err != nil {
