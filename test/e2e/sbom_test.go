@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"maps"
@@ -33,6 +36,8 @@ import (
 type export struct {
 	imageDigest string
 	image       *v1.Manifest
+	// files is the image's flattened filesystem (filesOf).
+	files map[string]fileEntry
 	// statements are the attestation manifest's in-toto statements, raw;
 	// attestsTo the image digests attestation manifests name.
 	statements [][]byte
@@ -130,7 +135,7 @@ func readExport(t *testing.T, ociPath string) *export {
 				if out.image != nil {
 					t.Fatalf("more than one image in the export")
 				}
-				out.image, out.imageDigest = m, d.Digest.String()
+				out.image, out.imageDigest, out.files = m, d.Digest.String(), filesOf(t, img)
 				continue
 			}
 			out.attestsTo = append(out.attestsTo, d.Annotations["vnd.docker.reference.digest"])
@@ -250,6 +255,9 @@ func docFacts(t *testing.T, doc *spdx.Document) (byPath map[string]*spdx.Package
 	t.Helper()
 	byPath, byID = map[string]*spdx.Package{}, map[common.ElementID]string{}
 	for _, p := range doc.Packages {
+		if !strings.HasPrefix(p.PackageFileName, "/nix/store/") {
+			continue // outside the store: the rootfs, a COPY
+		}
 		if byPath[p.PackageFileName] != nil {
 			t.Errorf("store path %s is in the SBOM twice", p.PackageFileName)
 		}
@@ -264,9 +272,9 @@ func docFacts(t *testing.T, doc *spdx.Document) (byPath map[string]*spdx.Package
 // is the same as without it, and the same Nixfile gives the same bytes.
 func TestSBOMAttestation(t *testing.T) {
 	bed := testbed.Require(t)
-	nixfile := "PACKAGES hello libfoo.dev\nPACKAGES odd tzdata greeter\n"
+	nixfile := "PACKAGES hello libfoo.dev\nPACKAGES odd tzdata greeter\nCOPY app.conf /etc/app.conf\n"
 	attrs := []string{"hello", "libfoo.dev", "odd", "tzdata", "greeter"}
-	dir := writeContext(t, map[string]string{"Nixfile": nixfile})
+	dir := writeContext(t, map[string]string{"Nixfile": nixfile, "app.conf": "answer = 42\n"})
 	sbomAttrs := map[string]string{"attest:sbom": "", "build-arg:SOURCE_DATE_EPOCH": "1700000000"}
 
 	withSBOM := buildExport(t, bed, dir, sbomAttrs)
@@ -299,6 +307,62 @@ func TestSBOMAttestation(t *testing.T) {
 		}
 	})
 
+	t.Run("rootfs files and COPYs", func(t *testing.T) {
+		var rootfs, copied *spdx.Package
+		for _, p := range doc.Packages {
+			switch {
+			case p.PackageName == "nixfile rootfs":
+				rootfs = p
+			case p.PackageName == "COPY app.conf /etc/app.conf":
+				copied = p
+			}
+		}
+		if rootfs == nil || copied == nil {
+			t.Fatalf("no rootfs package (%v) or COPY package (%v) in the SBOM", rootfs != nil, copied != nil)
+		}
+		if copied.PackageFileName != "/etc/app.conf" || len(copied.PackageChecksums) != 0 || !strings.Contains(copied.PackageComment, "line 3") {
+			t.Errorf("COPY package: file name %q, checksums %v, comment %q", copied.PackageFileName, copied.PackageChecksums, copied.PackageComment)
+		}
+		contained := map[common.ElementID]bool{}
+		for _, r := range doc.Relationships {
+			if r.Relationship == common.TypeRelationshipContains && r.RefA.ElementRefID == rootfs.PackageSPDXIdentifier {
+				contained[r.RefB.ElementRefID] = true
+			}
+		}
+		var names []string
+		for _, f := range doc.Files {
+			name := strings.TrimPrefix(f.FileName, "./")
+			names = append(names, name)
+			if !contained[f.FileSPDXIdentifier] {
+				t.Errorf("%s is not CONTAINed by the rootfs package", name)
+			}
+			img, ok := withSBOM.files[name]
+			if !ok {
+				t.Errorf("the SBOM lists %s, which is not in the image", name)
+				continue
+			}
+			content := img.data
+			if img.typeflag == tar.TypeSymlink {
+				content = []byte(img.linkname)
+			}
+			sum := sha256.Sum256(content)
+			var got string
+			for _, c := range f.Checksums {
+				if c.Algorithm == common.SHA256 {
+					got = c.Value
+				}
+			}
+			if got != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: SHA256 %s in the SBOM, %x in the image", name, got, sum)
+			}
+		}
+		for _, want := range []string{"etc/passwd", "etc/group", "bin/hello"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("the SBOM's rootfs files %v lack %s", names, want)
+			}
+		}
+	})
+
 	t.Run("hashes and references are nix's", func(t *testing.T) {
 		byPath, byID := docFacts(t, doc)
 		paths := slices.Sorted(maps.Keys(byPath))
@@ -313,7 +377,9 @@ func TestSBOMAttestation(t *testing.T) {
 			case common.TypeRelationshipDependsOn:
 				deps[byID[r.RefA.ElementRefID]] = append(deps[byID[r.RefA.ElementRefID]], byID[r.RefB.ElementRefID])
 			case common.TypeRelationshipDescribe:
-				described = append(described, byID[r.RefB.ElementRefID])
+				if p, ok := byID[r.RefB.ElementRefID]; ok {
+					described = append(described, p)
+				}
 			}
 		}
 		for _, p := range paths {
