@@ -57,7 +57,11 @@ func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, i
 	for _, c := range out.Copies {
 		in.Copies = append(in.Copies, sbom.Copy{Instruction: c.Instruction, Line: c.Where, Sources: c.Sources, Dest: c.Dest})
 	}
-	if meta := plan.MetaStep(); meta != nil {
+	meta, buildClosure, err := plan.MetaStep()
+	if err != nil {
+		return err
+	}
+	if meta != nil {
 		ref, err := solve(ctx, c, bc, *meta, true)
 		if err != nil {
 			return fmt.Errorf("describing the packages for the SBOM: %w", err)
@@ -72,6 +76,15 @@ func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, i
 		}
 		if in.Meta, err = nixllb.ReadMetadata(files); err != nil {
 			return err
+		}
+		if buildClosure {
+			dt, err := readFileUpTo(ctx, ref.ReadFile, nixllb.MetaBuildClosure, nixllb.MaxMetaFileSize)
+			if err != nil {
+				return fmt.Errorf("reading the metadata step's %s: %w", nixllb.MetaBuildClosure, err)
+			}
+			if in.BuildClosure, err = nixllb.ReadBuildClosure(dt); err != nil {
+				return err
+			}
 		}
 	}
 	data, err := sbom.JSON(in)

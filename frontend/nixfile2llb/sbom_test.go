@@ -2,6 +2,7 @@ package nixfile2llb_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
@@ -35,5 +36,21 @@ func TestAssembleReportsFilesOutsideTheStore(t *testing.T) {
 	}
 	if e, ok := files["/srv"]; !ok || e.Kind != nixllb.DirEntry {
 		t.Errorf("no WORKDIR /srv among the rootfs entries: %+v", res.Rootfs)
+	}
+}
+
+// NIXFILE_SBOM_BUILD_CLOSURE turns the build closure on or off; another
+// value is an error naming it.
+func TestSBOMBuildClosureArg(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "1": true, "true": true, "0": false} {
+		plan := newPlan(t, "PACKAGES hello\n", nixfile2llb.ConvertOpt{BuildArgs: map[string]string{nixllb.SBOMBuildClosureArg: v}})
+		st, on, err := plan.MetaStep()
+		if err != nil || st == nil || on != want {
+			t.Errorf("%s=%q: step %v, build closure %v, error %v; want %v", nixllb.SBOMBuildClosureArg, v, st != nil, on, err, want)
+		}
+	}
+	plan := newPlan(t, "PACKAGES hello\n", nixfile2llb.ConvertOpt{BuildArgs: map[string]string{nixllb.SBOMBuildClosureArg: "yes please"}})
+	if _, _, err := plan.MetaStep(); err == nil || !strings.Contains(err.Error(), nixllb.SBOMBuildClosureArg) {
+		t.Errorf("got %v, want an error naming %s", err, nixllb.SBOMBuildClosureArg)
 	}
 }

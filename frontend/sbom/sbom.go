@@ -41,6 +41,9 @@ type Input struct {
 	// order it writes them; Copies the Nixfile's COPYs, in Nixfile order.
 	Rootfs []nixllb.Entry
 	Copies []Copy
+	// BuildClosure is, when asked for, the derivation closure of each
+	// requested output's derivation: requisites by .drv path.
+	BuildClosure map[string][]string
 }
 
 // noAssertion is SPDX's "this document says nothing about it".
@@ -106,6 +109,9 @@ func Document(in Input) (*spdx.Document, error) {
 				doc.Relationships = append(doc.Relationships, relationship(ids[p], id, common.TypeRelationshipDependsOn))
 			}
 		}
+	}
+	if len(in.BuildClosure) > 0 && in.Meta != nil {
+		doc.Packages, doc.Relationships = addBuildClosure(doc.Packages, doc.Relationships, ids, in.BuildClosure, in.Meta.Packages)
 	}
 	// What is outside the store: the rootfs defaults and the COPYs, parts
 	// of the image the document describes as it does the requested outputs.
