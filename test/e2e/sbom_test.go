@@ -493,3 +493,53 @@ func metaStepName(steps []string) string {
 	}
 	return ""
 }
+
+// With NIXFILE_SBOM_BUILD_CLOSURE=1, the SBOM adds the requested package's
+// derivation closure, as nix-store --query --requisites of its .drv gives
+// it, each path a BUILD_DEPENDENCY_OF the package; the image stays the same.
+func TestSBOMBuildClosure(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES greeter\n"})
+	plain := buildExport(t, bed, dir, map[string]string{"attest:sbom": ""})
+	withClosure := buildExport(t, bed, dir, map[string]string{"attest:sbom": "", "build-arg:NIXFILE_SBOM_BUILD_CLOSURE": "1"})
+	if plain.imageDigest != withClosure.imageDigest {
+		t.Errorf("the image changed with the build closure: %s, %s", plain.imageDigest, withClosure.imageDigest)
+	}
+	_, predicate := withClosure.sbomOf(t)
+	doc, err := spdxjson.Read(bytes.NewReader(predicate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spdxlib.ValidateDocument(doc); err != nil {
+		t.Fatalf("invalid SPDX document: %v", err)
+	}
+	want := strings.Fields(runNix(t, bed, `set -e; nix-store --query --requisites $(nix-instantiate '<nixpkgs>' -A greeter) | sort >/out/reqs`, "reqs"))
+	if len(want) < 2 {
+		t.Fatalf("nix gives a derivation closure of %v", want)
+	}
+	pathOf := map[common.ElementID]string{}
+	var greeter common.ElementID
+	for _, p := range doc.Packages {
+		pathOf[p.PackageSPDXIdentifier] = p.PackageFileName
+		if strings.HasSuffix(p.PackageFileName, "-greeter") {
+			greeter = p.PackageSPDXIdentifier
+		}
+	}
+	var got []string
+	for _, r := range doc.Relationships {
+		if r.Relationship == common.TypeRelationshipBuildDependencyOf {
+			if r.RefB.ElementRefID != greeter {
+				t.Errorf("%s is a BUILD_DEPENDENCY_OF %s, want of greeter", pathOf[r.RefA.ElementRefID], pathOf[r.RefB.ElementRefID])
+			}
+			got = append(got, pathOf[r.RefA.ElementRefID])
+		}
+	}
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("build dependencies of greeter:\n%s\nwant its derivation closure:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_, plainPredicate := plain.sbomOf(t)
+	if strings.Contains(string(plainPredicate), "BUILD_DEPENDENCY_OF") || strings.Contains(string(plainPredicate), "build-time closure") {
+		t.Error("without the build arg, the SBOM has the build closure")
+	}
+}
