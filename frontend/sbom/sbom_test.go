@@ -220,6 +220,11 @@ func init() {
 		name string
 		in   Input
 	}{name: "build_closure", in: bc})
+	// ROOTFS with nothing but /tmp: a package with no files.
+	cases = append(cases, struct {
+		name string
+		in   Input
+	}{name: "only_directories", in: Input{Created: epoch, Rootfs: []nixllb.Entry{{Path: "/tmp", Kind: nixllb.DirEntry, Mode: 0o777 | os.ModeSticky}}}})
 	// An image of COPYs alone has no store path.
 	cases = append(cases, struct {
 		name string
