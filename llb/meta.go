@@ -27,19 +27,33 @@ const (
 	MetaPackages = "packages.json"
 	// MetaNixVersion is `nix --version`.
 	MetaNixVersion = "nix-version"
+	// MetaBuildClosure is the build-time closure, when asked for: a line
+	// "DRV REQUISITE" for each path of the derivation closure of each
+	// requested output's derivation.
+	MetaBuildClosure = "build-closure"
 )
+
+// SBOMBuildClosureArg is the build arg that adds the build-time closure to
+// the SBOM, as BUILDKIT_SBOM_SCAN_STAGE adds a Dockerfile's build stages.
+const SBOMBuildClosureArg = "NIXFILE_SBOM_BUILD_CLOSURE"
 
 // MetadataFiles are the files of NewMetaStep's output the frontend reads.
 var MetadataFiles = []string{MetaPackages, MetaNixVersion}
 
 // NewMetaStep returns the metadata step of the nix stage that spec
-// describes: its output holds MetadataFiles.
-func NewMetaStep(spec StageSpec) llb.State {
+// describes: its output holds MetadataFiles, and MetaBuildClosure when
+// buildClosure is set.
+func NewMetaStep(spec StageSpec, buildClosure bool) llb.State {
 	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
+	script := metaScript
+	if buildClosure {
+		script += buildClosureScript
+	}
 	exprState := llb.Scratch().File(
 		llb.Mkfile("build.nix", 0o644, []byte(expr)).
 			Mkfile("meta.nix", 0o644, metaExpr).
-			Mkfile("meta.sh", 0o644, []byte(metaScript)),
+			Mkfile("drvs.nix", 0o644, []byte(drvsExpr)).
+			Mkfile("meta.sh", 0o644, []byte(script)),
 		llb.WithCustomName("[internal] generate meta.nix"))
 
 	var names []string
@@ -63,6 +77,47 @@ func NewMetaStep(spec StageSpec) llb.State {
 const metaScript = scriptPrelude + `nix --version >"$out/` + MetaNixVersion + `" 2>/dev/null || echo >"$out/` + MetaNixVersion + `"
 logged nix-instantiate --eval --strict --json --read-write-mode ` + exprMount + `/meta.nix --arg build ` + exprMount + `/build.nix >"$out/` + MetaPackages + `"
 `
+
+// drvsExpr is the requested outputs' derivations, as a list that
+// nix-instantiate instantiates and prints, one .drv path a line.
+const drvsExpr = `{ build }: let b = import build; in builtins.concatLists (map (g: b.groups.${g}) (builtins.attrNames b.groups))
+`
+
+// buildClosureScript writes MetaBuildClosure: the derivation closure
+// (nix-store --query --requisites of a .drv: every derivation and source
+// needed to build it) of each requested output's derivation. Evaluation
+// writes the .drv files, so they are there even when the outputs were
+// substituted. Newer nix prints "DRV!OUTPUT" for a non-default output.
+const buildClosureScript = `drvs=$(logged nix-instantiate ` + exprMount + `/drvs.nix --arg build ` + exprMount + `/build.nix | sed 's/!.*//' | sort -u)
+for d in $drvs; do
+  for r in $(logged nix-store --query --requisites "$d"); do printf '%s %s\n' "$d" "$r"; done
+done >"$out/` + MetaBuildClosure + `"
+`
+
+// ReadBuildClosure reads MetaBuildClosure: the requisites of each
+// derivation, every path validated.
+func ReadBuildClosure(data []byte) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		drv, req, ok := strings.Cut(line, " ")
+		if !ok {
+			return nil, fmt.Errorf("the metadata step's %s: bad line %q", MetaBuildClosure, line)
+		}
+		for _, p := range []string{drv, req} {
+			if err := ValidateStorePath(p); err != nil {
+				return nil, fmt.Errorf("the metadata step's %s: %w", MetaBuildClosure, err)
+			}
+		}
+		out[drv] = append(out[drv], req)
+	}
+	for _, reqs := range out {
+		sort.Strings(reqs)
+	}
+	return out, nil
+}
 
 // License is one license of a package, as its meta.license gives it.
 type License struct {

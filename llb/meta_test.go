@@ -113,3 +113,22 @@ func TestPathInfoHashAndDeriver(t *testing.T) {
 		})
 	}
 }
+
+// The build closure's lines are read by derivation, sorted; a bad line or
+// path is an error, not a half-read closure.
+func TestReadBuildClosure(t *testing.T) {
+	const d = "/nix/store/d0000000000000000000000000000000-hello-2.12.drv"
+	const s = "/nix/store/s0000000000000000000000000000000-hello-2.12.tar.gz"
+	got, err := ReadBuildClosure([]byte(d + " " + s + "\n" + d + " " + d + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]string{d: {d, s}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{d + "\n", d + " /etc/passwd\n", "x " + s + "\n"} {
+		if _, err := ReadBuildClosure([]byte(bad)); err == nil || !strings.Contains(err.Error(), MetaBuildClosure) {
+			t.Errorf("ReadBuildClosure(%q): %v, want an error naming %s", bad, err, MetaBuildClosure)
+		}
+	}
+}

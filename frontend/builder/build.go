@@ -112,7 +112,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			return nil, err
 		}
 		if sboms != nil {
-			if err := sboms.add(ctx, c, bc, id, plan, closure, out.Epoch); err != nil {
+			if err := sboms.add(ctx, c, bc, id, plan, closure, out); err != nil {
 				return nil, err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -53,9 +52,16 @@ func platformID(p *ocispecs.Platform) string {
 // add makes the SBOM of one platform's image: it runs the nix stage's
 // metadata step, converts, and keeps the document in a ref of its own.
 // BuildKit's own scanner then does not run: the result has an SBOM.
-func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, id string, plan *nixfile2llb.Plan, closure *nixllb.Closure, epoch time.Time) error {
-	in := sbom.Input{Closure: closure, Groups: plan.GroupNames(), Platform: id, Created: epoch}
-	if meta := plan.MetaStep(); meta != nil {
+func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, id string, plan *nixfile2llb.Plan, closure *nixllb.Closure, out *nixfile2llb.Result) error {
+	in := sbom.Input{Closure: closure, Groups: plan.GroupNames(), Platform: id, Created: out.Epoch, Rootfs: out.Rootfs}
+	for _, c := range out.Copies {
+		in.Copies = append(in.Copies, sbom.Copy{Instruction: c.Instruction, Line: c.Where, Sources: c.Sources, Dest: c.Dest})
+	}
+	meta, buildClosure, err := plan.MetaStep()
+	if err != nil {
+		return err
+	}
+	if meta != nil {
 		ref, err := solve(ctx, c, bc, *meta, true)
 		if err != nil {
 			return fmt.Errorf("describing the packages for the SBOM: %w", err)
@@ -70,6 +76,15 @@ func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, i
 		}
 		if in.Meta, err = nixllb.ReadMetadata(files); err != nil {
 			return err
+		}
+		if buildClosure {
+			dt, err := readFileUpTo(ctx, ref.ReadFile, nixllb.MetaBuildClosure, nixllb.MaxMetaFileSize)
+			if err != nil {
+				return fmt.Errorf("reading the metadata step's %s: %w", nixllb.MetaBuildClosure, err)
+			}
+			if in.BuildClosure, err = nixllb.ReadBuildClosure(dt); err != nil {
+				return err
+			}
 		}
 	}
 	data, err := sbom.JSON(in)

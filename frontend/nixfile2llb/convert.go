@@ -221,6 +221,17 @@ type Result struct {
 	// Epoch is the time stamped on the image: SOURCE_DATE_EPOCH, or the
 	// Unix epoch, never the wall clock.
 	Epoch time.Time
+	// Rootfs are the files written outside the store (ROOTFS defaults,
+	// WORKDIR) and Copies the Nixfile's COPYs, for the SBOM.
+	Rootfs []nixllb.Entry
+	Copies []Copied
+}
+
+// Copied is one COPY: its text, line, sources and absolute destination.
+type Copied struct {
+	Instruction, Where string
+	Sources            []string
+	Dest               string
 }
 
 // Assemble is the second phase: exactly the closure on scratch, the
@@ -277,7 +288,9 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		history = append(history, "nixfile: rootfs defaults (ROOTFS)")
 	}
 	st := nixllb.Combine(layers, caps, "[internal] image layers")
+	var copied []Copied
 	for _, c := range r.copies {
+		copied = append(copied, Copied{Instruction: c.text, Where: where(c.rng), Sources: c.sources, Dest: copyDest(c)})
 		if st, err = p.copyFromContext(st, c, accts, epoch); err != nil {
 			return nil, err
 		}
@@ -290,20 +303,14 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	if err := r.checkConfigSize(img); err != nil {
 		return nil, err
 	}
-	return &Result{State: st, Image: img, Epoch: epoch}, nil
+	return &Result{State: st, Image: img, Epoch: epoch, Rootfs: entries, Copies: copied}, nil
 }
 
 // copyFromContext copies a COPY's sources onto a staging state, then onto
 // the image in one directory copy stamped with the epoch: every file and
 // directory it adds has a fixed time, and directories it reaches keep theirs.
 func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch time.Time) (llb.State, error) {
-	dest := c.dest
-	if !strings.HasPrefix(dest, "/") {
-		dest = path.Join("/", c.workdir, dest)
-		if strings.HasSuffix(c.dest, "/") {
-			dest += "/"
-		}
-	}
+	dest := copyDest(c)
 	owner := &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
 	if c.chown != nil {
 		uid, err := accts.lookupID(c.chown.user, false)
@@ -344,6 +351,19 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch 
 	staged := llb.Scratch().File(action, opts...)
 	opts = append([]llb.ConstraintsOpt{llb.WithCustomName(c.text)}, p.marks(c.rng)...)
 	return st.File(llb.Copy(staged, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), opts...), nil
+}
+
+// copyDest is a COPY's destination in the image: a relative one is under
+// the WORKDIR at the COPY.
+func copyDest(c copyOp) string {
+	dest := c.dest
+	if !strings.HasPrefix(dest, "/") {
+		dest = path.Join("/", c.workdir, dest)
+		if strings.HasSuffix(c.dest, "/") {
+			dest += "/"
+		}
+	}
+	return dest
 }
 
 // withWorkdir adds the WORKDIR, as a Dockerfile's WORKDIR makes it: owned

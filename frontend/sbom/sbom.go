@@ -37,6 +37,13 @@ type Input struct {
 	Platform string
 	// Created is the document's creation time: the image's epoch.
 	Created time.Time
+	// Rootfs are the files the frontend writes outside the store, in the
+	// order it writes them; Copies the Nixfile's COPYs, in Nixfile order.
+	Rootfs []nixllb.Entry
+	Copies []Copy
+	// BuildClosure is, when asked for, the derivation closure of each
+	// requested output's derivation: requisites by .drv path.
+	BuildClosure map[string][]string
 }
 
 // noAssertion is SPDX's "this document says nothing about it".
@@ -102,6 +109,25 @@ func Document(in Input) (*spdx.Document, error) {
 				doc.Relationships = append(doc.Relationships, relationship(ids[p], id, common.TypeRelationshipDependsOn))
 			}
 		}
+	}
+	if len(in.BuildClosure) > 0 && in.Meta != nil {
+		doc.Packages, doc.Relationships = addBuildClosure(doc.Packages, doc.Relationships, ids, in.BuildClosure, in.Meta.Packages)
+	}
+	// What is outside the store: the rootfs defaults and the COPYs, parts
+	// of the image the document describes as it does the requested outputs.
+	if len(in.Rootfs) > 0 {
+		pkg, files := rootfsPackage(in.Rootfs)
+		doc.Packages = append(doc.Packages, pkg)
+		doc.Files = append(doc.Files, files...)
+		doc.Relationships = append(doc.Relationships, relationship("DOCUMENT", pkg.PackageSPDXIdentifier, common.TypeRelationshipDescribe))
+		for _, f := range files {
+			doc.Relationships = append(doc.Relationships, relationship(pkg.PackageSPDXIdentifier, f.FileSPDXIdentifier, common.TypeRelationshipContains))
+		}
+	}
+	for i, cp := range in.Copies {
+		pkg := copyPackage(i, cp)
+		doc.Packages = append(doc.Packages, pkg)
+		doc.Relationships = append(doc.Relationships, relationship("DOCUMENT", pkg.PackageSPDXIdentifier, common.TypeRelationshipDescribe))
 	}
 	doc.DocumentName = "nix closure of " + strings.Join(rootNames, " ")
 	if len(rootNames) == 0 {

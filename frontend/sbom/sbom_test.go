@@ -2,8 +2,10 @@ package sbom
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,47 @@ var cases = []struct {
 }
 
 func init() {
+	// The rootfs defaults and COPYs besides the closure.
+	cases = append(cases, struct {
+		name string
+		in   Input
+	}{name: "image_files", in: Input{
+		Platform: "linux/amd64",
+		Created:  epoch,
+		Closure: &nixllb.Closure{
+			Roots: []string{busybox}, Paths: []string{busybox},
+			Info: map[string]nixllb.PathInfo{busybox: {Path: busybox, NarHash: sriHash}},
+		},
+		Rootfs: []nixllb.Entry{
+			{Path: "/etc/passwd", Kind: nixllb.FileEntry, Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+			{Path: "/etc/group", Kind: nixllb.FileEntry, Mode: 0o644, Data: []byte("root:x:0:\n")},
+			{Path: "/root", Kind: nixllb.DirEntry, Mode: 0o700},
+			{Path: "/tmp", Kind: nixllb.DirEntry, Mode: 0o777 | os.ModeSticky},
+			{Path: "/etc/ssl/certs/ca-bundle.crt", Kind: nixllb.CopyEntry, Mode: 0o644, Source: "/image-cacert"},
+			{Path: "/bin/sh", Kind: nixllb.SymlinkEntry, Target: busybox + "/bin/sh"},
+			{Path: "/bin/odd name+x", Kind: nixllb.SymlinkEntry, Target: busybox + "/bin/odd name+x"},
+		},
+		Copies: []Copy{
+			{Instruction: "COPY app.conf /etc/app/", Line: "line 3", Sources: []string{"app.conf"}, Dest: "/etc/app/"},
+			{Instruction: "COPY a b dir/", Line: "line 5", Sources: []string{"a", "b"}, Dest: "/srv/dir/"},
+		},
+	}})
+	// The build-time closure: derivations and sources, one of them (busybox)
+	// in the image as well, related to the outputs they build.
+	bc := cases[0].in
+	bc.BuildClosure = map[string][]string{
+		helloV:  {busybox, helloV, "/nix/store/8a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-gcc-13.2.0.drv", "/nix/store/9a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-hello-2.12.tar.gz"},
+		libfooV: {libfooV, "/nix/store/8a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-gcc-13.2.0.drv"},
+	}
+	cases = append(cases, struct {
+		name string
+		in   Input
+	}{name: "build_closure", in: bc})
+	// ROOTFS with nothing but /tmp: a package with no files.
+	cases = append(cases, struct {
+		name string
+		in   Input
+	}{name: "only_directories", in: Input{Created: epoch, Rootfs: []nixllb.Entry{{Path: "/tmp", Kind: nixllb.DirEntry, Mode: 0o777 | os.ModeSticky}}}})
 	// An image of COPYs alone has no store path.
 	cases = append(cases, struct {
 		name string
@@ -233,8 +276,21 @@ func TestValid(t *testing.T) {
 			if closure == nil {
 				closure = &nixllb.Closure{}
 			}
-			if len(doc.Packages) != len(closure.Paths) {
-				t.Errorf("%d packages for %d store paths", len(doc.Packages), len(closure.Paths))
+			outside := len(tc.in.Copies)
+			if len(tc.in.Rootfs) > 0 {
+				outside++
+			}
+			buildOnly := map[string]bool{}
+			for _, reqs := range tc.in.BuildClosure {
+				for _, r := range reqs {
+					if !slices.Contains(closure.Paths, r) {
+						buildOnly[r] = true
+					}
+				}
+			}
+			outside += len(buildOnly)
+			if len(doc.Packages) != len(closure.Paths)+outside {
+				t.Errorf("%d packages for %d store paths and %d packages outside the store", len(doc.Packages), len(closure.Paths), outside)
 			}
 			seen := map[string]bool{}
 			for _, p := range doc.Packages {
@@ -248,8 +304,8 @@ func TestValid(t *testing.T) {
 				}
 			}
 			described, _ := spdxlib.GetDescribedPackageIDs(doc)
-			if len(described) != len(closure.Roots) {
-				t.Errorf("the document describes %d packages, want the %d roots", len(described), len(closure.Roots))
+			if len(described) != len(closure.Roots)+outside-len(buildOnly) {
+				t.Errorf("the document describes %d packages, want the %d roots and %d outside the store", len(described), len(closure.Roots), outside)
 			}
 		})
 	}
@@ -280,5 +336,35 @@ func TestBadHashIsAnError(t *testing.T) {
 	}}
 	if _, err := JSON(in); err == nil || !strings.Contains(err.Error(), hello) {
 		t.Errorf("got %v, want an error naming %s", err, hello)
+	}
+}
+
+// Each path of a derivation's closure is a BUILD_DEPENDENCY_OF the
+// requested outputs that derivation builds, and of nothing else.
+func TestBuildClosureRelationships(t *testing.T) {
+	var in Input
+	for _, tc := range cases {
+		if tc.name == "build_closure" {
+			in = tc.in
+		}
+	}
+	doc, err := Document(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, r := range doc.Relationships {
+		if r.Relationship == "BUILD_DEPENDENCY_OF" {
+			got[string(r.RefB.ElementRefID)] = append(got[string(r.RefB.ElementRefID)], string(r.RefA.ElementRefID))
+		}
+	}
+	if n := len(got[string(elementID(hello))]); n != 4 {
+		t.Errorf("hello has %d build dependencies, want its derivation closure's 4: %v", n, got)
+	}
+	if n := len(got[string(elementID(libfooD))]); n != 2 {
+		t.Errorf("libfoo.dev has %d build dependencies, want 2: %v", n, got)
+	}
+	if len(got) != 2 {
+		t.Errorf("build dependencies of %d packages, want the 2 requested outputs: %v", len(got), got)
 	}
 }

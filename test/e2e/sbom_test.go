@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"maps"
@@ -33,6 +36,8 @@ import (
 type export struct {
 	imageDigest string
 	image       *v1.Manifest
+	// files is the image's flattened filesystem (filesOf).
+	files map[string]fileEntry
 	// statements are the attestation manifest's in-toto statements, raw;
 	// attestsTo the image digests attestation manifests name.
 	statements [][]byte
@@ -130,7 +135,7 @@ func readExport(t *testing.T, ociPath string) *export {
 				if out.image != nil {
 					t.Fatalf("more than one image in the export")
 				}
-				out.image, out.imageDigest = m, d.Digest.String()
+				out.image, out.imageDigest, out.files = m, d.Digest.String(), filesOf(t, img)
 				continue
 			}
 			out.attestsTo = append(out.attestsTo, d.Annotations["vnd.docker.reference.digest"])
@@ -250,6 +255,9 @@ func docFacts(t *testing.T, doc *spdx.Document) (byPath map[string]*spdx.Package
 	t.Helper()
 	byPath, byID = map[string]*spdx.Package{}, map[common.ElementID]string{}
 	for _, p := range doc.Packages {
+		if !strings.HasPrefix(p.PackageFileName, "/nix/store/") {
+			continue // outside the store: the rootfs, a COPY
+		}
 		if byPath[p.PackageFileName] != nil {
 			t.Errorf("store path %s is in the SBOM twice", p.PackageFileName)
 		}
@@ -264,9 +272,9 @@ func docFacts(t *testing.T, doc *spdx.Document) (byPath map[string]*spdx.Package
 // is the same as without it, and the same Nixfile gives the same bytes.
 func TestSBOMAttestation(t *testing.T) {
 	bed := testbed.Require(t)
-	nixfile := "PACKAGES hello libfoo.dev\nPACKAGES odd tzdata greeter\n"
+	nixfile := "PACKAGES hello libfoo.dev\nPACKAGES odd tzdata greeter\nCOPY app.conf /etc/app.conf\n"
 	attrs := []string{"hello", "libfoo.dev", "odd", "tzdata", "greeter"}
-	dir := writeContext(t, map[string]string{"Nixfile": nixfile})
+	dir := writeContext(t, map[string]string{"Nixfile": nixfile, "app.conf": "answer = 42\n"})
 	sbomAttrs := map[string]string{"attest:sbom": "", "build-arg:SOURCE_DATE_EPOCH": "1700000000"}
 
 	withSBOM := buildExport(t, bed, dir, sbomAttrs)
@@ -299,6 +307,62 @@ func TestSBOMAttestation(t *testing.T) {
 		}
 	})
 
+	t.Run("rootfs files and COPYs", func(t *testing.T) {
+		var rootfs, copied *spdx.Package
+		for _, p := range doc.Packages {
+			switch {
+			case p.PackageName == "nixfile rootfs":
+				rootfs = p
+			case p.PackageName == "COPY app.conf /etc/app.conf":
+				copied = p
+			}
+		}
+		if rootfs == nil || copied == nil {
+			t.Fatalf("no rootfs package (%v) or COPY package (%v) in the SBOM", rootfs != nil, copied != nil)
+		}
+		if copied.PackageFileName != "/etc/app.conf" || len(copied.PackageChecksums) != 0 || !strings.Contains(copied.PackageComment, "line 3") {
+			t.Errorf("COPY package: file name %q, checksums %v, comment %q", copied.PackageFileName, copied.PackageChecksums, copied.PackageComment)
+		}
+		contained := map[common.ElementID]bool{}
+		for _, r := range doc.Relationships {
+			if r.Relationship == common.TypeRelationshipContains && r.RefA.ElementRefID == rootfs.PackageSPDXIdentifier {
+				contained[r.RefB.ElementRefID] = true
+			}
+		}
+		var names []string
+		for _, f := range doc.Files {
+			name := strings.TrimPrefix(f.FileName, "./")
+			names = append(names, name)
+			if !contained[f.FileSPDXIdentifier] {
+				t.Errorf("%s is not CONTAINed by the rootfs package", name)
+			}
+			img, ok := withSBOM.files[name]
+			if !ok {
+				t.Errorf("the SBOM lists %s, which is not in the image", name)
+				continue
+			}
+			content := img.data
+			if img.typeflag == tar.TypeSymlink {
+				content = []byte(img.linkname)
+			}
+			sum := sha256.Sum256(content)
+			var got string
+			for _, c := range f.Checksums {
+				if c.Algorithm == common.SHA256 {
+					got = c.Value
+				}
+			}
+			if got != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: SHA256 %s in the SBOM, %x in the image", name, got, sum)
+			}
+		}
+		for _, want := range []string{"etc/passwd", "etc/group", "bin/hello"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("the SBOM's rootfs files %v lack %s", names, want)
+			}
+		}
+	})
+
 	t.Run("hashes and references are nix's", func(t *testing.T) {
 		byPath, byID := docFacts(t, doc)
 		paths := slices.Sorted(maps.Keys(byPath))
@@ -313,7 +377,9 @@ func TestSBOMAttestation(t *testing.T) {
 			case common.TypeRelationshipDependsOn:
 				deps[byID[r.RefA.ElementRefID]] = append(deps[byID[r.RefA.ElementRefID]], byID[r.RefB.ElementRefID])
 			case common.TypeRelationshipDescribe:
-				described = append(described, byID[r.RefB.ElementRefID])
+				if p, ok := byID[r.RefB.ElementRefID]; ok {
+					described = append(described, p)
+				}
 			}
 		}
 		for _, p := range paths {
@@ -426,4 +492,54 @@ func metaStepName(steps []string) string {
 		}
 	}
 	return ""
+}
+
+// With NIXFILE_SBOM_BUILD_CLOSURE=1, the SBOM adds the requested package's
+// derivation closure, as nix-store --query --requisites of its .drv gives
+// it, each path a BUILD_DEPENDENCY_OF the package; the image stays the same.
+func TestSBOMBuildClosure(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES greeter\n"})
+	plain := buildExport(t, bed, dir, map[string]string{"attest:sbom": ""})
+	withClosure := buildExport(t, bed, dir, map[string]string{"attest:sbom": "", "build-arg:NIXFILE_SBOM_BUILD_CLOSURE": "1"})
+	if plain.imageDigest != withClosure.imageDigest {
+		t.Errorf("the image changed with the build closure: %s, %s", plain.imageDigest, withClosure.imageDigest)
+	}
+	_, predicate := withClosure.sbomOf(t)
+	doc, err := spdxjson.Read(bytes.NewReader(predicate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spdxlib.ValidateDocument(doc); err != nil {
+		t.Fatalf("invalid SPDX document: %v", err)
+	}
+	want := strings.Fields(runNix(t, bed, `set -e; nix-store --query --requisites $(nix-instantiate '<nixpkgs>' -A greeter) | sort >/out/reqs`, "reqs"))
+	if len(want) < 2 {
+		t.Fatalf("nix gives a derivation closure of %v", want)
+	}
+	pathOf := map[common.ElementID]string{}
+	var greeter common.ElementID
+	for _, p := range doc.Packages {
+		pathOf[p.PackageSPDXIdentifier] = p.PackageFileName
+		if strings.HasSuffix(p.PackageFileName, "-greeter") {
+			greeter = p.PackageSPDXIdentifier
+		}
+	}
+	var got []string
+	for _, r := range doc.Relationships {
+		if r.Relationship == common.TypeRelationshipBuildDependencyOf {
+			if r.RefB.ElementRefID != greeter {
+				t.Errorf("%s is a BUILD_DEPENDENCY_OF %s, want of greeter", pathOf[r.RefA.ElementRefID], pathOf[r.RefB.ElementRefID])
+			}
+			got = append(got, pathOf[r.RefA.ElementRefID])
+		}
+	}
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("build dependencies of greeter:\n%s\nwant its derivation closure:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_, plainPredicate := plain.sbomOf(t)
+	if strings.Contains(string(plainPredicate), "BUILD_DEPENDENCY_OF") || strings.Contains(string(plainPredicate), "build-time closure") {
+		t.Error("without the build arg, the SBOM has the build closure")
+	}
 }
