@@ -59,6 +59,10 @@ type ConvertOpt struct {
 	Network pb.NetMode
 }
 
+// StoreArg is the build arg that gives the nix stage a store cache of its
+// own, shared only with builds that give the same name.
+const StoreArg = "NIXFILE_STORE"
+
 // NixImageArg is the build arg that overrides the nix image.
 const NixImageArg = "NIX_IMAGE"
 
@@ -130,13 +134,22 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		}
 		timeout = n
 	}
+	// A store of its own: the platform and image's store, under another
+	// name, that only builds given the same name share.
+	storeID := nixllb.StoreCacheID(imageID, platforms.FormatAll(p))
+	if name := opt.BuildArgs[StoreArg]; name != "" {
+		if len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			return nil, fmt.Errorf("build arg %s: give a name of at most 128 printable characters, without blanks", StoreArg)
+		}
+		storeID = nixllb.StoreCacheID(imageID+"\x00"+name, platforms.FormatAll(p))
+	}
 	spec := nixllb.StageSpec{
 		Timeout:      timeout,
 		Image:        img,
 		System:       system,
 		PackageSet:   r.packageSet,
 		NixSettings:  r.nixSettings,
-		StoreCacheID: nixllb.StoreCacheID(imageID, platforms.FormatAll(p)),
+		StoreCacheID: storeID,
 		IgnoreCache:  opt.NoCache,
 		Network:      opt.Network,
 	}

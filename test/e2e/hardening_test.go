@@ -79,4 +79,22 @@ func TestAlteredStoreIsRefused(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "the store cache was altered") || !strings.Contains(msg, "victim-"+nonce) {
 		t.Errorf("the error does not name the altered path and say what happened:\n%s", msg)
 	}
+	// A store of its own is not the altered one: the true content.
+	img, err := build(t, bed, writeContext(t, with("ROOTFS none\nBUILD victim.nix\n")),
+		buildOpts{attrs: map[string]string{"build-arg:NIXFILE_STORE": "private-" + nonce}})
+	if err != nil {
+		t.Fatalf("the victim's build on a store of its own: %v", err)
+	}
+	found := false
+	for p, f := range img.files {
+		if strings.HasSuffix(p, "-victim-"+nonce) {
+			found = true
+			if string(f.data) != "genuine\n" {
+				t.Errorf("/%s holds %q on a store of its own, want genuine", p, f.data)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no victim path in the image: %v", img.storeEntries())
+	}
 }
