@@ -124,17 +124,7 @@ func TestHostileValuesAreLocatedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := nixfile2llb.NewPlan(context.Background(), parse(t, tt.nixfile), nixfile2llb.ConvertOpt{BuildArgs: tt.buildArgs})
-			if err == nil {
-				t.Fatalf("NewPlan succeeded (stage %v), want an error containing %q", plan.Stage != nil, tt.wantMsg)
-			}
-			var le *nixfile.LocationError
-			if !errors.As(err, &le) || le.Range.Start.Line != tt.wantLine {
-				t.Fatalf("error %v is not located at line %d", err, tt.wantLine)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-			}
+			checkPlanError(t, tt.nixfile, tt.buildArgs, tt.wantLine, tt.wantMsg)
 		})
 	}
 }
@@ -158,5 +148,22 @@ func TestOddButValidValues(t *testing.T) {
 				t.Fatal("no nix stage")
 			}
 		})
+	}
+}
+
+// checkPlanError checks that NewPlan fails at wantLine with an error that
+// contains wantMsg.
+func checkPlanError(t *testing.T, src string, buildArgs map[string]string, wantLine int, wantMsg string) {
+	t.Helper()
+	plan, err := nixfile2llb.NewPlan(context.Background(), parse(t, src), nixfile2llb.ConvertOpt{BuildArgs: buildArgs})
+	if err == nil {
+		t.Fatalf("NewPlan succeeded (stage %v), want an error containing %q", plan.Stage != nil, wantMsg)
+	}
+	var le *nixfile.LocationError
+	if !errors.As(err, &le) || le.Range.Start.Line != wantLine {
+		t.Fatalf("error %v is not located at line %d", err, wantLine)
+	}
+	if !strings.Contains(err.Error(), wantMsg) {
+		t.Errorf("error %q does not contain %q", err, wantMsg)
 	}
 }

@@ -1,8 +1,6 @@
 package nixfile2llb_test
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
 
@@ -60,17 +58,7 @@ func TestValuesOutOfRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := nixfile2llb.NewPlan(context.Background(), parse(t, tt.nixfile), nixfile2llb.ConvertOpt{BuildArgs: tt.buildArgs})
-			if err == nil {
-				t.Fatalf("NewPlan succeeded (stage %v), want an error containing %q", plan.Stage != nil, tt.wantMsg)
-			}
-			var le *nixfile.LocationError
-			if !errors.As(err, &le) || le.Range.Start.Line != tt.wantLine {
-				t.Fatalf("error %v is not located at line %d", err, tt.wantLine)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-			}
+			checkPlanError(t, tt.nixfile, tt.buildArgs, tt.wantLine, tt.wantMsg)
 		})
 	}
 }
