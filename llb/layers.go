@@ -41,11 +41,7 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 				CreatedTime:    &storeTime,
 				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
 			}
-			if action == nil {
-				action = llb.Copy(src, p, p, info)
-			} else {
-				action = action.Copy(src, p, p, info)
-			}
+			action = action.Copy(src, p, p, info)
 		}
 		name := "[closure] " + StorePathName(g[0])
 		if len(groups) == 1 {

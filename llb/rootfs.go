@@ -55,55 +55,28 @@ func Files(entries []Entry, t time.Time, name string, linker *llb.State) llb.Sta
 			links = &st
 		}
 	}
-	var action *llb.FileAction // nil until the first entry
+	// A nil *llb.FileAction starts a chain: action.Copy(...) on nil is
+	// llb.Copy(...).
+	var action *llb.FileAction
 	for _, e := range entries {
 		owner := llb.WithUIDGID(e.UID, e.GID)
+		chown := &llb.ChownOpt{User: &llb.UserOpt{UID: e.UID}, Group: &llb.UserOpt{UID: e.GID}}
 		switch e.Kind {
 		case DirEntry:
 			// A copy of scratch's empty root: unlike mkdir, it keeps every
 			// mode bit (sticky /tmp) whatever the daemon's umask.
-			info := &llb.CopyInfo{
-				Mode:     &llb.ChmodOpt{Mode: e.Mode},
-				ChownOpt: &llb.ChownOpt{User: &llb.UserOpt{UID: e.UID}, Group: &llb.UserOpt{UID: e.GID}},
-			}
-			if action == nil {
-				action = llb.Copy(llb.Scratch(), "/", e.Path, info)
-			} else {
-				action = action.Copy(llb.Scratch(), "/", e.Path, info)
-			}
+			action = action.Copy(llb.Scratch(), "/", e.Path, &llb.CopyInfo{Mode: &llb.ChmodOpt{Mode: e.Mode}, ChownOpt: chown})
 		case FileEntry:
-			if action == nil {
-				action = llb.Mkfile(e.Path, e.Mode, e.Data, owner)
-			} else {
-				action = action.Mkfile(e.Path, e.Mode, e.Data, owner)
-			}
+			action = action.Mkfile(e.Path, e.Mode, e.Data, owner)
 		case SymlinkEntry:
 			if links != nil {
 				// The link itself, not what it points to.
-				info := &llb.CopyInfo{ChownOpt: &llb.ChownOpt{User: &llb.UserOpt{UID: e.UID}, Group: &llb.UserOpt{UID: e.GID}}}
-				if action == nil {
-					action = llb.Copy(*links, e.Path, e.Path, info)
-				} else {
-					action = action.Copy(*links, e.Path, e.Path, info)
-				}
-				continue
-			}
-			if action == nil {
-				action = llb.Symlink(e.Target, e.Path, owner)
+				action = action.Copy(*links, e.Path, e.Path, &llb.CopyInfo{ChownOpt: chown})
 			} else {
 				action = action.Symlink(e.Target, e.Path, owner)
 			}
 		case CopyEntry:
-			info := &llb.CopyInfo{
-				FollowSymlinks: true,
-				Mode:           &llb.ChmodOpt{Mode: e.Mode},
-				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: e.UID}, Group: &llb.UserOpt{UID: e.GID}},
-			}
-			if action == nil {
-				action = llb.Copy(*e.From, e.Source, e.Path, info)
-			} else {
-				action = action.Copy(*e.From, e.Source, e.Path, info)
-			}
+			action = action.Copy(*e.From, e.Source, e.Path, &llb.CopyInfo{FollowSymlinks: true, Mode: &llb.ChmodOpt{Mode: e.Mode}, ChownOpt: chown})
 		}
 	}
 	if action == nil {

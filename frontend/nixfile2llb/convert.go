@@ -354,11 +354,7 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch 
 		if len(c.sources) > 1 && !strings.HasSuffix(d, "/") {
 			d += "/"
 		}
-		if action == nil {
-			action = llb.Copy(p.context, "/"+src, d, info)
-		} else {
-			action = action.Copy(p.context, "/"+src, d, info)
-		}
+		action = action.Copy(p.context, "/"+src, d, info)
 	}
 	opts := append([]llb.ConstraintsOpt{llb.WithCustomName("[internal] stage " + c.text)}, p.marks(c.rng)...)
 	staged := llb.Scratch().File(action, opts...)
