@@ -84,13 +84,15 @@ func LayerGroups(c *Closure, max int) [][]string {
 		max = DefaultMaxLayers
 	}
 	pop := popularity(c)
-	byPopularity := func(paths []string) {
+	// byPopularity sorts paths in place, most popular first, and returns them.
+	byPopularity := func(paths []string) []string {
 		sort.SliceStable(paths, func(i, j int) bool {
 			if pop[paths[i]] != pop[paths[j]] {
 				return pop[paths[i]] > pop[paths[j]]
 			}
 			return paths[i] < paths[j]
 		})
+		return paths
 	}
 	paths := append([]string(nil), c.Paths...)
 	if len(paths) <= max {
@@ -103,7 +105,7 @@ func LayerGroups(c *Closure, max int) [][]string {
 	}
 	buckets := max / 2
 	if buckets == 0 {
-		return [][]string{sortedByPopularity(paths, byPopularity)}
+		return [][]string{byPopularity(paths)}
 	}
 	solo := max - buckets
 	size := func(p string) int64 { return c.Info[p].NarSize }
@@ -129,15 +131,10 @@ func LayerGroups(c *Closure, max int) [][]string {
 	}
 	for _, g := range shared {
 		if len(g) > 0 {
-			groups = append(groups, sortedByPopularity(g, byPopularity))
+			groups = append(groups, byPopularity(g))
 		}
 	}
 	return groups
-}
-
-func sortedByPopularity(paths []string, sortFn func([]string)) []string {
-	sortFn(paths)
-	return paths
 }
 
 // sizeClasses bound the size classes of bucketed paths: a path goes to the

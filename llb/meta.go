@@ -56,15 +56,9 @@ func NewMetaStep(spec StageSpec, buildClosure bool) llb.State {
 			Mkfile("meta.sh", 0o644, []byte(script)),
 		llb.WithCustomName("[internal] generate meta.nix"))
 
-	var names []string
-	for _, g := range spec.Groups {
-		for _, in := range g.Installables {
-			names = append(names, in.String())
-		}
-	}
 	opts := append([]llb.RunOption{
 		llb.Args([]string{"/bin/sh", exprMount + "/meta.sh"}),
-		llb.WithCustomName("[nix] describe " + strings.Join(names, " ") + " for the SBOM"),
+		llb.WithCustomName("[nix] describe " + spec.installables() + " for the SBOM"),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
 	}, spec.nixStepOptions()...)
 	run := spec.Image.Run(opts...)

@@ -161,16 +161,12 @@ func NewStage(spec StageSpec) Stage {
 	if spec.PackageSet != nil {
 		args = append(args, EvaluatingSet)
 	}
-	var names []string
-	for i, g := range spec.Groups {
-		for _, in := range g.Installables {
-			names = append(names, in.String())
-		}
+	for i := range spec.Groups {
 		args = append(args, fmt.Sprint(i))
 	}
 	opts := append([]llb.RunOption{
 		llb.Args(args),
-		llb.WithCustomName("[nix] build " + strings.Join(names, " ")),
+		llb.WithCustomName("[nix] build " + spec.installables()),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
 	}, spec.nixStepOptions()...)
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
@@ -237,6 +233,17 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 		opts = append(opts, llb.AddEnv("NIXFILE_NIX_TIMEOUT", fmt.Sprint(spec.Timeout)))
 	}
 	return opts
+}
+
+// installables names what the stage builds, for its steps' names.
+func (spec StageSpec) installables() string {
+	var names []string
+	for _, g := range spec.Groups {
+		for _, in := range g.Installables {
+			names = append(names, in.String())
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 func groupsOf(sg []StageGroup) []Group {

@@ -150,13 +150,9 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
-	for _, name := range nixllb.MetaFiles {
-		dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
-		if err != nil {
-			return nil, fmt.Errorf("reading the nix stage's %s: %w", name, err)
-		}
-		files[name] = dt
+	files, err := readFiles(ctx, ref, "the nix stage", nixllb.MetaFiles...)
+	if err != nil {
+		return nil, err
 	}
 	return nixllb.ReadClosure(files)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/moby/buildkit/frontend/gateway/client"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
 // readChunk is how much one read of a result file asks for: under the
@@ -29,4 +30,18 @@ func readFileUpTo(ctx context.Context, read func(context.Context, client.ReadReq
 			return out, nil
 		}
 	}
+}
+
+// readFiles reads the named files of a step's result (what names the step
+// in errors), each up to nixllb.MaxMetaFileSize.
+func readFiles(ctx context.Context, ref client.Reference, what string, names ...string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, name := range names {
+		dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s's %s: %w", what, name, err)
+		}
+		files[name] = dt
+	}
+	return files, nil
 }

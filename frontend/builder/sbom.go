@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/containerd/platforms"
@@ -66,23 +67,19 @@ func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, i
 		if err != nil {
 			return fmt.Errorf("describing the packages for the SBOM: %w", err)
 		}
-		files := map[string][]byte{}
-		for _, name := range nixllb.MetadataFiles {
-			dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
-			if err != nil {
-				return fmt.Errorf("reading the metadata step's %s: %w", name, err)
-			}
-			files[name] = dt
+		names := nixllb.MetadataFiles
+		if buildClosure {
+			names = append(slices.Clone(names), nixllb.MetaBuildClosure)
+		}
+		files, err := readFiles(ctx, ref, "the metadata step", names...)
+		if err != nil {
+			return err
 		}
 		if in.Meta, err = nixllb.ReadMetadata(files); err != nil {
 			return err
 		}
 		if buildClosure {
-			dt, err := readFileUpTo(ctx, ref.ReadFile, nixllb.MetaBuildClosure, nixllb.MaxMetaFileSize)
-			if err != nil {
-				return fmt.Errorf("reading the metadata step's %s: %w", nixllb.MetaBuildClosure, err)
-			}
-			if in.BuildClosure, err = nixllb.ReadBuildClosure(dt); err != nil {
+			if in.BuildClosure, err = nixllb.ReadBuildClosure(files[nixllb.MetaBuildClosure]); err != nil {
 				return err
 			}
 		}
