@@ -24,8 +24,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/nixfile/nixfile/internal/testbed"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -255,17 +253,7 @@ func compareWithExport(t *testing.T, e testbed.DockerEngine, ref string, want *i
 	t.Helper()
 	saved := filepath.Join(t.TempDir(), "saved.tar")
 	docker(t, e, "", "save", "--output", saved, ref)
-	got, err := tarball.ImageFromPath(saved, nil)
-	if err != nil {
-		t.Fatalf("reading docker save's archive: %v", err)
-	}
-	if err := validate.Image(got); err != nil {
-		t.Fatalf("docker save gave an invalid image: %v", err)
-	}
-	gotCfg, err := got.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, gotCfg := readDockerArchive(t, saved)
 	if !reflect.DeepEqual(gotCfg, want.config) {
 		g, _ := json.MarshalIndent(gotCfg, "", "  ")
 		w, _ := json.MarshalIndent(want.config, "", "  ")

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
@@ -632,17 +633,7 @@ ENTRYPOINT ["hello"]
 			output: "type=docker,dest=DEST",
 			dest:   "file",
 			check: func(t *testing.T, dest, _ string) {
-				img, err := tarball.ImageFromPath(dest, nil)
-				if err != nil {
-					t.Fatalf("reading the docker archive: %v", err)
-				}
-				if err := validate.Image(img); err != nil {
-					t.Fatalf("invalid image in the docker archive: %v", err)
-				}
-				cfg, err := img.ConfigFile()
-				if err != nil {
-					t.Fatal(err)
-				}
+				img, cfg := readDockerArchive(t, dest)
 				if !reflect.DeepEqual(cfg.Config.Entrypoint, wantEntrypoint) || cfg.Config.User != "app" {
 					t.Errorf("Entrypoint %q User %q, want %q app", cfg.Config.Entrypoint, cfg.Config.User, wantEntrypoint)
 				}
@@ -786,4 +777,22 @@ func httpGet(addr, path string) (string, error) {
 		return string(body), fmt.Errorf("%s: %s", path, resp.Status)
 	}
 	return string(body), nil
+}
+
+// readDockerArchive reads the image of a docker archive (docker save, an
+// output of type docker), validated, with its config.
+func readDockerArchive(t *testing.T, path string) (v1.Image, *v1.ConfigFile) {
+	t.Helper()
+	img, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		t.Fatalf("reading the docker archive %s: %v", path, err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("invalid image in the docker archive %s: %v", path, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, cfg
 }
