@@ -19,6 +19,16 @@ type StageSpec struct {
 	Context *llb.State
 	// System is the nix system to build for, e.g. x86_64-linux.
 	System string
+	// NixSystem is the nix system the stage's nix runs as (its image's
+	// platform); empty is System. When they differ, the package set is
+	// evaluated for System (builtins.currentSystem too, where nix has
+	// eval-system), its outputs come from binary caches or remote builders,
+	// and a System derivation that only a local build could give fails the
+	// step with MetaForeign.
+	NixSystem string
+	// Emulated says the stage runs nix for the target on a daemon of
+	// another platform, under emulation: its steps' names say so.
+	Emulated bool
 	// IgnoreCache runs every step again (--no-cache): BuildKit's cache is
 	// not used; the nix store cache still is, as a Dockerfile's cache mounts.
 	IgnoreCache bool
@@ -81,6 +91,10 @@ const (
 	// MetaEvaluating is what the step was evaluating when it stopped: a
 	// group's index, or EvaluatingSet. It is gone once all evaluated.
 	MetaEvaluating = "evaluating"
+	// MetaForeign, when a build for a foreign system failed, lists the
+	// derivations of that system nix would have had to build here, as
+	// "INDEX DRV" lines: each group that needs them.
+	MetaForeign = "foreign"
 )
 
 // EvaluatingSet in MetaEvaluating is the package set (NIXPKGS).
@@ -174,6 +188,12 @@ func NewStage(spec StageSpec) Stage {
 			opts = append(opts, m)
 		}
 	}
+	switch {
+	case spec.foreign():
+		opts = append(opts, llb.WithCustomName("[nix] build "+spec.installables()+" for "+spec.System+" (nix: "+spec.NixSystem+")"))
+	case spec.Emulated:
+		opts = append(opts, llb.WithCustomName("[nix] build "+spec.installables()+" for "+spec.System+" (emulated)"))
+	}
 	build := spec.Image.Run(opts...)
 	build.AddMount(metaMount, llb.Scratch())
 	closure := build.AddMount(closureMount, llb.Scratch())
@@ -232,7 +252,16 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	if spec.Timeout > 0 {
 		opts = append(opts, llb.AddEnv("NIXFILE_NIX_TIMEOUT", fmt.Sprint(spec.Timeout)))
 	}
+	if spec.foreign() {
+		opts = append(opts, llb.AddEnv("NIXFILE_FOREIGN_SYSTEM", spec.System))
+	}
 	return opts
+}
+
+// foreign reports whether the stage's nix runs as another system than the
+// one it builds for.
+func (spec StageSpec) foreign() bool {
+	return spec.NixSystem != "" && spec.NixSystem != spec.System
 }
 
 // installables names what the stage builds, for its steps' names.
@@ -276,6 +305,15 @@ if [ -f ` + secretDir + `/` + SecretAccessTokens + ` ]; then
   NIX_CONFIG="$NIX_CONFIG
 access-tokens = $(cat ` + secretDir + `/` + SecretAccessTokens + `)"
 fi
+# A foreign system's build: builtins.currentSystem is that system, as
+# the system argument is, where nix has eval-system (2.19 and later); nix
+# itself stays what it is, so it builds none of that system's derivations.
+if [ -n "${NIXFILE_FOREIGN_SYSTEM:-}" ]; then
+  if [ "$(nix-instantiate --eval --expr 'builtins.compareVersions builtins.nixVersion "2.19"' 2>/dev/null)" != -1 ]; then
+    NIX_CONFIG="$NIX_CONFIG
+eval-system = $NIXFILE_FOREIGN_SYSTEM"
+  fi
+fi
 NIX_CONFIG="$NIX_CONFIG
 ${NIXFILE_NIX_CONFIG:-}"
 export NIX_CONFIG
@@ -303,7 +341,8 @@ logged() {
 // frontend to match with those nix names (FailedGroups). nix's message is
 // the one of the whole build, in MetaLog.
 // Store paths have no blanks, so one cp copies the whole closure out.
-const buildScript = scriptPrelude + `all=
+const buildScript = scriptPrelude + `echo "nixfile: nix runs on $(uname -m), builds for ${NIXFILE_FOREIGN_SYSTEM:-its own system}" >&2
+all=
 for a in "$@"; do if [ "$a" != ` + EvaluatingSet + ` ]; then all="$all -A groups.g$a"; fi; done
 limited() {
   if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
@@ -313,6 +352,33 @@ roots=$(logged limited nix-build ` + exprMount + `/build.nix --no-out-link $all)
 if [ "$st" = 124 ] || [ "$st" = 137 ]; then
   echo "error: nixfile: the nix build ran past its time limit of $NIXFILE_NIX_TIMEOUT s (build arg ` + TimeoutArg + `) and was stopped" | tee -a "$out/` + MetaLog + `" >&2
   exit 1
+fi
+if [ "$st" != 0 ] && [ -n "${NIXFILE_FOREIGN_SYSTEM:-}" ]; then
+  # Which derivations of the foreign system nix would build here, and the
+  # groups that need them: nix's dry run lists what it would build.
+  foreign=
+  for d in $(nix-build ` + exprMount + `/build.nix --no-out-link --dry-run $all 2>&1 >/dev/null | {
+    building=
+    while read -r l; do
+      case "$l" in
+      *"will be built"*) building=1 ;;
+      *"will be fetched"* | *"will be"*) building= ;;
+      /nix/store/*.drv) if [ -n "$building" ]; then echo "$l"; fi ;;
+      esac
+    done
+  }); do
+    if [ "$(nix-store --query --binding system "$d" 2>/dev/null)" = "$NIXFILE_FOREIGN_SYSTEM" ]; then foreign="$foreign $d"; fi
+  done
+  if [ -n "$foreign" ]; then
+    for a in "$@"; do
+      if [ "$a" = ` + EvaluatingSet + ` ]; then continue; fi
+      needs=$(nix-store --query --requisites $(nix-instantiate ` + exprMount + `/build.nix -A "groups.g$a" 2>/dev/null | while read -r d; do echo "${d%%!*}"; done) 2>/dev/null) || continue
+      for d in $foreign; do
+        case "$nl$needs$nl" in *"$nl$d$nl"*) echo "$a $d" ;; esac
+      done
+    done >"$out/` + MetaForeign + `"
+    if [ -s "$out/` + MetaForeign + `" ]; then exit 1; fi
+  fi
 fi
 if [ "$st" != 0 ]; then
   for a in "$@"; do

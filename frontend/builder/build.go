@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -82,9 +83,14 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		if platform == nil && len(bc.BuildPlatforms) > 0 {
 			platform = &bc.BuildPlatforms[0]
 		}
+		var buildPlatform *ocispecs.Platform
+		if len(bc.BuildPlatforms) > 0 {
+			buildPlatform = &bc.BuildPlatforms[0]
+		}
 		opt := nixfile2llb.ConvertOpt{
 			BuildArgs:      maps.Clone(bc.BuildArgs),
 			TargetPlatform: platform,
+			BuildPlatform:  buildPlatform,
 			SourceMap:      src.SourceMap,
 			LoadContext:    func(context.Context) (*llb.State, error) { return loadContext() },
 			NixImage:       nixImageResolver(bc, c),
@@ -99,8 +105,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 		var closure *nixllb.Closure
 		if plan.Stage != nil {
-			if closure, err = readClosure(ctx, c, bc, plan.Stage.Meta); err != nil {
-				return nil, withNixMessage(ctx, c, bc, err, plan, src.SourceMap)
+			if plan, closure, err = runStage(ctx, c, bc, f, opt, plan, src.SourceMap); err != nil {
+				return nil, err
 			}
 		}
 		out, err := plan.Assemble(closure)
@@ -142,6 +148,48 @@ func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.Sta
 		return nil, err
 	}
 	return res.SingleRef()
+}
+
+// runStage runs the plan's nix stage and returns the closure, and the plan
+// that made it. nix runs on the build platform; when it would have to build
+// derivations of a foreign target system that no binary cache has, the
+// stage runs again on the target platform's nix image if the daemon can
+// run that platform (under emulation), else the build fails naming them.
+func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixfile.File, opt nixfile2llb.ConvertOpt, plan *nixfile2llb.Plan, sm *llb.SourceMap) (*nixfile2llb.Plan, *nixllb.Closure, error) {
+	closure, err := readClosure(ctx, c, bc, plan.Stage.Meta)
+	if err == nil {
+		return plan, closure, nil
+	}
+	failed := readFailedStage(ctx, c, bc, err, plan)
+	if drvs, _ := failed.foreignDerivations(); len(drvs) == 0 {
+		return nil, nil, withNixMessage(err, failed, plan, sm)
+	}
+	if opt.EmulateTarget || !workerRuns(c.BuildOpts().Workers, plan.TargetPlatform()) {
+		return nil, nil, withForeignMessage(err, failed, plan, sm)
+	}
+	opt.EmulateTarget = true
+	emulated, err := nixfile2llb.NewPlan(ctx, f, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if closure, err = readClosure(ctx, c, bc, emulated.Stage.Meta); err != nil {
+		return nil, nil, withNixMessage(err, readFailedStage(ctx, c, bc, err, emulated), emulated, sm)
+	}
+	return emulated, closure, nil
+}
+
+// workerRuns reports whether the daemon's worker can run containers of p,
+// natively or under an emulator it found (BuildKit lists both).
+func workerRuns(workers []client.WorkerInfo, p ocispecs.Platform) bool {
+	m := platforms.OnlyStrict(p)
+	for _, w := range workers {
+		for _, wp := range w.Platforms {
+			if m.Match(wp) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readClosure runs the nix stage and reads back what it reported.

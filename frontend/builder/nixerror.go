@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -47,14 +50,18 @@ func (e *NixError) GRPCStatus() *status.Status {
 // own error and a build's "last n log lines".
 const nixLogLines = 25
 
-// withNixMessage adds nix's own message to the error of a failed nix step
-// and, unless the step carries its line, the lines it failed at. The
-// failed step's mounts come back with the error (as for `buildx debug`); the
-// step kept nix's stderr and its groups in one of them.
-func withNixMessage(ctx context.Context, c client.Client, bc *dockerui.Client, err error, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
+// failedStage is what a failed nix step kept: its MetaLog, MetaEvaluating,
+// MetaGroups and MetaForeign, by name; nil when err is no failed step's or
+// the step wrote no log.
+type failedStage map[string]string
+
+// readFailedStage reads what a failed nix step kept. The failed step's
+// mounts come back with the error (as for `buildx debug`); the step kept
+// nix's stderr and its groups in one of them.
+func readFailedStage(ctx context.Context, c client.Client, bc *dockerui.Client, err error, plan *nixfile2llb.Plan) failedStage {
 	var se *errdefs.SolveError
 	if !errors.As(err, &se) || se.Solve == nil {
-		return err
+		return nil
 	}
 	read := readResultFiles
 	if gwCaps := c.BuildOpts().Caps; gwCaps.Supports(gwpb.CapGatewayExecFilesystem) != nil {
@@ -63,18 +70,78 @@ func withNixMessage(ctx context.Context, c client.Client, bc *dockerui.Client, e
 		read = catResultFiles(ctx, c, bc, plan.NixImageState())
 	}
 	for _, id := range se.MountIDs {
-		files := read(ctx, c, id, nixllb.MetaLog, nixllb.MetaEvaluating, nixllb.MetaGroups)
-		log := files[nixllb.MetaLog]
-		if strings.TrimSpace(log) == "" {
+		files := read(ctx, c, id, nixllb.MetaLog, nixllb.MetaEvaluating, nixllb.MetaGroups, nixllb.MetaForeign)
+		if strings.TrimSpace(files[nixllb.MetaLog]) != "" {
+			return files
+		}
+	}
+	return nil
+}
+
+// withNixMessage adds nix's own message to the error of a failed nix step
+// and, unless the step carries its line, the lines it failed at.
+func withNixMessage(err error, failed failedStage, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
+	if failed == nil {
+		return err
+	}
+	log := failed[nixllb.MetaLog]
+	if len(errdefs.Sources(err)) == 0 {
+		lines := plan.FailureLines(failed[nixllb.MetaEvaluating], []byte(failed[nixllb.MetaGroups]), log)
+		err = withSource(err, sm, lines...)
+	}
+	return &NixError{Message: lastLines(log, nixLogLines), Err: err}
+}
+
+// foreignDerivations are the derivations of the target's system that a
+// failed step would have had to build, and the groups that need them, from
+// its MetaForeign.
+func (f failedStage) foreignDerivations() (drvs []string, groups []int) {
+	seenDrv, seenGroup := map[string]bool{}, map[int]bool{}
+	for _, line := range strings.Split(f[nixllb.MetaForeign], "\n") {
+		idx, drv, ok := strings.Cut(strings.TrimSpace(line), " ")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || !strings.HasPrefix(drv, "/nix/store/") {
 			continue
 		}
-		if len(errdefs.Sources(err)) == 0 {
-			lines := plan.FailureLines(files[nixllb.MetaEvaluating], []byte(files[nixllb.MetaGroups]), log)
-			err = withSource(err, sm, lines...)
+		if !seenDrv[drv] {
+			seenDrv[drv] = true
+			drvs = append(drvs, drv)
 		}
-		return &NixError{Message: lastLines(log, nixLogLines), Err: err}
+		if !seenGroup[i] {
+			seenGroup[i] = true
+			groups = append(groups, i)
+		}
 	}
-	return err
+	sort.Strings(drvs)
+	sort.Ints(groups)
+	return drvs, groups
+}
+
+// withForeignMessage is the error of a build for a foreign system that
+// needs derivations of that system built here, on a daemon that cannot run
+// that system: it names them, at the lines that need them, and says what
+// would give them.
+func withForeignMessage(err error, failed failedStage, plan *nixfile2llb.Plan, sm *llb.SourceMap) error {
+	drvs, groups := failed.foreignDerivations()
+	if len(errdefs.Sources(err)) == 0 {
+		err = withSource(err, sm, plan.GroupLines(groups)...)
+	}
+	system, nixSystem := plan.System(), plan.NixSystem()
+	target := platforms.Format(plan.TargetPlatform())
+	var b strings.Builder
+	fmt.Fprintf(&b, "nix cannot build %s for %s here: no binary cache it uses has ", strings.Join(drvs, ", "), system)
+	if len(drvs) == 1 {
+		b.WriteString("it")
+	} else {
+		b.WriteString("them")
+	}
+	fmt.Fprintf(&b, ", nix runs on %s (%s), and the BuildKit daemon cannot run %s. Any one of these gives it:\n", platforms.Format(plan.NixPlatform()), nixSystem, target)
+	fmt.Fprintf(&b, "  - a binary cache that has it for %s: NIXCONFIG extra-substituters = URL and extra-trusted-public-keys = KEY\n", system)
+	fmt.Fprintf(&b, "  - an emulator for %s on the daemon's machine (binfmt_misc with QEMU, e.g. docker run --privileged --rm tonistiigi/binfmt --install %s): the daemon then reports %s and nixfile builds it on the nix image for %s\n", target, plan.TargetPlatform().Architecture, target, target)
+	fmt.Fprintf(&b, "  - a remote builder for %s: a nix image (--build-arg NIX_IMAGE=...) whose nix.conf names it in builders, with its SSH key\n", system)
+	b.WriteString("nix said:\n")
+	b.WriteString(lastLines(failed[nixllb.MetaLog], nixLogLines))
+	return &NixError{Message: b.String(), Err: err}
 }
 
 // readResultFiles reads the files of a failed step's mount that exist, in

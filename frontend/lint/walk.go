@@ -6,8 +6,11 @@ import (
 
 // AutomaticArgs are the build arguments that get a value without
 // --build-arg, once an ARG declares them. Their value depends on the
-// target platform, which a check does not know.
-var AutomaticArgs = []string{"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "NIX_SYSTEM"}
+// target and build platforms, which a check does not know.
+var AutomaticArgs = []string{
+	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "NIX_SYSTEM",
+	"BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "NIX_BUILD_SYSTEM",
+}
 
 func isAutomatic(name string) bool {
 	for _, a := range AutomaticArgs {

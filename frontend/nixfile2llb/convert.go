@@ -32,6 +32,15 @@ type ConvertOpt struct {
 	BuildArgs map[string]string
 	// TargetPlatform is the image's platform; nil is linux/amd64.
 	TargetPlatform *ocispecs.Platform
+	// BuildPlatform is the platform the build runs on (BuildKit's build
+	// platform): the nix stage runs on the nix image for it, evaluating
+	// for the target's system, so that nothing runs under emulation. nil
+	// is the target platform, as is a platform nix has no system for.
+	BuildPlatform *ocispecs.Platform
+	// EmulateTarget runs the nix stage on the nix image for the target
+	// platform whatever the build platform: for a foreign derivation that
+	// must be built here, on a daemon that can run the target platform.
+	EmulateTarget bool
 	// SourceMap marks ops with their Nixfile lines; nil in unit tests.
 	SourceMap *llb.SourceMap
 	// Context is the build context; nil is LoadContext's, or
@@ -71,6 +80,27 @@ func (o ConvertOpt) platform() ocispecs.Platform {
 		return platforms.Normalize(*o.TargetPlatform)
 	}
 	return ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+}
+
+// buildPlatform is BuildPlatform, or the target platform without one.
+func (o ConvertOpt) buildPlatform() ocispecs.Platform {
+	if o.BuildPlatform != nil {
+		return platforms.Normalize(*o.BuildPlatform)
+	}
+	return o.platform()
+}
+
+// NixPlatform is the platform the nix stage runs on: the build platform,
+// unless nix has no system for it or the target is to be emulated.
+func (o ConvertOpt) NixPlatform() ocispecs.Platform {
+	if o.EmulateTarget {
+		return o.platform()
+	}
+	p := o.buildPlatform()
+	if _, err := nixllb.System(p); err != nil {
+		return o.platform()
+	}
+	return p
 }
 
 // Plan is the first phase: the nix stage that builds the installables.
@@ -119,9 +149,18 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if len(r.groups) == 0 {
 		return plan, nil
 	}
-	img, imageID := llb.Image(plan.NixImage, llb.Platform(p)), plan.NixImage
+	// The nix image is the one for the platform nix runs on; the store
+	// cache is that image's and that platform's, whatever system it
+	// builds for: store paths of different systems differ, a store of an
+	// amd64 nix and one of an arm64 nix must not.
+	np := opt.NixPlatform()
+	nixSystem, err := nixllb.System(np)
+	if err != nil {
+		return nil, err
+	}
+	img, imageID := llb.Image(plan.NixImage, llb.Platform(np)), plan.NixImage
 	if opt.NixImage != nil {
-		img, imageID, err = opt.NixImage(ctx, plan.NixImage, p)
+		img, imageID, err = opt.NixImage(ctx, plan.NixImage, np)
 		if err != nil {
 			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 		}
@@ -136,17 +175,19 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	}
 	// A store of its own: the platform and image's store, under another
 	// name, that only builds given the same name share.
-	storeID := nixllb.StoreCacheID(imageID, platforms.FormatAll(p))
+	storeID := nixllb.StoreCacheID(imageID, platforms.FormatAll(np))
 	if name := opt.BuildArgs[StoreArg]; name != "" {
 		if len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 			return nil, fmt.Errorf("build arg %s: give a name of at most 128 printable characters, without blanks", StoreArg)
 		}
-		storeID = nixllb.StoreCacheID(imageID+"\x00"+name, platforms.FormatAll(p))
+		storeID = nixllb.StoreCacheID(imageID+"\x00"+name, platforms.FormatAll(np))
 	}
 	spec := nixllb.StageSpec{
 		Timeout:      timeout,
 		Image:        img,
 		System:       system,
+		NixSystem:    nixSystem,
+		Emulated:     platforms.Format(np) != platforms.Format(opt.buildPlatform()),
 		PackageSet:   r.packageSet,
 		NixSettings:  r.nixSettings,
 		StoreCacheID: storeID,
@@ -163,6 +204,47 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	st := nixllb.NewStage(spec)
 	plan.Stage, plan.stageSpec = &st, spec
 	return plan, nil
+}
+
+// System is the nix system the plan builds for: the target's.
+func (p *Plan) System() string { return p.system }
+
+// NixSystem is the nix system the stage's nix runs as.
+func (p *Plan) NixSystem() string {
+	if p.stageSpec.NixSystem != "" {
+		return p.stageSpec.NixSystem
+	}
+	return p.system
+}
+
+// TargetPlatform is the image's platform.
+func (p *Plan) TargetPlatform() ocispecs.Platform { return p.opt.platform() }
+
+// NixPlatform is the platform the nix stage runs on.
+func (p *Plan) NixPlatform() ocispecs.Platform { return p.opt.NixPlatform() }
+
+// Emulated reports whether the stage runs nix for a target platform that is
+// not the build platform: under emulation, unless the daemon's machine is
+// of both.
+func (p *Plan) Emulated() bool {
+	return p.Stage != nil && platforms.Format(p.opt.NixPlatform()) != platforms.Format(p.opt.buildPlatform())
+}
+
+// GroupLines are the Nixfile lines of the groups of these indexes, or of
+// every group when none is known.
+func (p *Plan) GroupLines(idx []int) []nixfile.Range {
+	var out []nixfile.Range
+	for _, i := range idx {
+		if i >= 0 && i < len(p.resolved.groups) {
+			out = append(out, p.resolved.groups[i].rng)
+		}
+	}
+	if len(out) == 0 {
+		for _, g := range p.resolved.groups {
+			out = append(out, g.rng)
+		}
+	}
+	return out
 }
 
 // NixImageState is the nix image the stage runs on; nil without a stage.
@@ -212,19 +294,7 @@ func (p *Plan) FailureLines(evaluating string, groups []byte, log string) []nixf
 			return []nixfile.Range{p.resolved.groups[i].rng}
 		}
 	}
-	idx := nixllb.FailedGroups(groups, log)
-	var out []nixfile.Range
-	for _, i := range idx {
-		if i >= 0 && i < len(p.resolved.groups) {
-			out = append(out, p.resolved.groups[i].rng)
-		}
-	}
-	if len(out) == 0 {
-		for _, g := range p.resolved.groups {
-			out = append(out, g.rng)
-		}
-	}
-	return out
+	return p.GroupLines(nixllb.FailedGroups(groups, log))
 }
 
 // Result is the image: its filesystem and its config.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/platforms"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -95,19 +96,21 @@ func setEnv(env []string, k, v string) []string {
 }
 
 // automaticArgs are the values an ARG of these names gets without a
-// default or a --build-arg, as in a Dockerfile, plus NIX_SYSTEM.
-func automaticArgs(p ocispecs.Platform) map[string]string {
-	args := map[string]string{
-		"TARGETPLATFORM": p.OS + "/" + p.Architecture,
-		"TARGETOS":       p.OS,
-		"TARGETARCH":     p.Architecture,
-		"TARGETVARIANT":  p.Variant,
+// default or a --build-arg, as in a Dockerfile, plus NIX_SYSTEM (the
+// target's) and NIX_BUILD_SYSTEM (the build platform's, where nix runs).
+func automaticArgs(target, build ocispecs.Platform) map[string]string {
+	args := map[string]string{}
+	for prefix, p := range map[string]ocispecs.Platform{"TARGET": target, "BUILD": build} {
+		args[prefix+"PLATFORM"] = platforms.Format(ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+		args[prefix+"OS"] = p.OS
+		args[prefix+"ARCH"] = p.Architecture
+		args[prefix+"VARIANT"] = p.Variant
 	}
-	if p.Variant != "" {
-		args["TARGETPLATFORM"] += "/" + p.Variant
-	}
-	if s, err := nixllb.System(p); err == nil {
+	if s, err := nixllb.System(target); err == nil {
 		args["NIX_SYSTEM"] = s
+	}
+	if s, err := nixllb.System(build); err == nil {
+		args["NIX_BUILD_SYSTEM"] = s
 	}
 	return args
 }

@@ -95,7 +95,7 @@ func (e *env) set(k, v string) {
 func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
 	r := &resolved{rootfs: defaultRootfs(), argValues: map[string]string{}}
 	vars := &env{vars: map[string]string{}}
-	auto := automaticArgs(opt.platform())
+	auto := automaticArgs(opt.platform(), opt.buildPlatform())
 	lex := shell.NewLex('\\')
 	// expanded counts the bytes words expand to: in the instruction being
 	// read, and in the whole Nixfile, which MaxExpandedSize bounds.

@@ -285,6 +285,34 @@ func TestResolveAutomaticArgs(t *testing.T) {
 	}
 }
 
+// BUILDPLATFORM and friends are the build platform's, TARGETPLATFORM and
+// NIX_SYSTEM the target's, in a cross build as in a native one.
+func TestResolveBuildPlatformArgs(t *testing.T) {
+	text := "ARG BUILDPLATFORM\nARG BUILDOS\nARG BUILDARCH\nARG BUILDVARIANT\nARG NIX_BUILD_SYSTEM\nARG TARGETARCH\nARG NIX_SYSTEM\n" +
+		"LABEL bp=$BUILDPLATFORM bos=$BUILDOS barch=$BUILDARCH bvariant=${BUILDVARIANT-unset} bsystem=$NIX_BUILD_SYSTEM arch=$TARGETARCH system=$NIX_SYSTEM\n"
+	amd := &ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	arm := &ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	tests := []struct {
+		name string
+		opt  ConvertOpt
+		want map[string]string
+	}{
+		{name: "no build platform: the target's", opt: ConvertOpt{TargetPlatform: arm}, want: map[string]string{
+			"bp": "linux/arm64", "bos": "linux", "barch": "arm64", "bvariant": "", "bsystem": "aarch64-linux", "arch": "arm64", "system": "aarch64-linux"}},
+		{name: "arm64 on amd64", opt: ConvertOpt{TargetPlatform: arm, BuildPlatform: amd}, want: map[string]string{
+			"bp": "linux/amd64", "bos": "linux", "barch": "amd64", "bvariant": "", "bsystem": "x86_64-linux", "arch": "arm64", "system": "aarch64-linux"}},
+		{name: "amd64 on arm64, emulated", opt: ConvertOpt{TargetPlatform: amd, BuildPlatform: arm, EmulateTarget: true}, want: map[string]string{
+			"bp": "linux/arm64", "bos": "linux", "barch": "arm64", "bvariant": "", "bsystem": "aarch64-linux", "arch": "amd64", "system": "x86_64-linux"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := labels(mustResolve(t, text, tt.opt)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("labels %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // ENV KEY VALUE keeps the value's spacing.
 func TestResolveEnvOldForm(t *testing.T) {
 	r := mustResolve(t, "ARG W=world\nENV GREETING  hello   \"big  $W\"  x\\ \\ y\nENV A=1\n", ConvertOpt{})

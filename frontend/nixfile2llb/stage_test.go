@@ -769,3 +769,58 @@ func TestLoadContextOnlyWhenRead(t *testing.T) {
 		}
 	}
 }
+
+// The nix stage runs on the nix image for the build platform and builds for
+// the target's system: an arm64 image is evaluated by an amd64 nix, told
+// the system is foreign, on the store of the amd64 nix (the one a native
+// amd64 build uses). Emulating the target, or a build platform nix has no
+// system for, runs it on the target's nix image and store instead.
+func TestNixStageRunsOnTheBuildPlatform(t *testing.T) {
+	amd := &ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	arm := &ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	riscv := &ocispecs.Platform{OS: "linux", Architecture: "riscv64"}
+	const img = "docker.io/nixos/nix:2.28.3"
+	tests := []struct {
+		name                      string
+		opt                       nixfile2llb.ConvertOpt
+		wantArch, wantSystem      string
+		wantForeign, wantStoreFor string
+		wantName                  string
+	}{
+		{name: "native amd64", opt: nixfile2llb.ConvertOpt{TargetPlatform: amd, BuildPlatform: amd},
+			wantArch: "amd64", wantSystem: "x86_64-linux", wantStoreFor: "linux/amd64", wantName: "[nix] build hello"},
+		{name: "arm64 on amd64", opt: nixfile2llb.ConvertOpt{TargetPlatform: arm, BuildPlatform: amd},
+			wantArch: "amd64", wantSystem: "aarch64-linux", wantForeign: "aarch64-linux", wantStoreFor: "linux/amd64",
+			wantName: "[nix] build hello for aarch64-linux (nix: x86_64-linux)"},
+		{name: "amd64 on arm64", opt: nixfile2llb.ConvertOpt{TargetPlatform: amd, BuildPlatform: arm},
+			wantArch: "arm64", wantSystem: "x86_64-linux", wantForeign: "x86_64-linux", wantStoreFor: "linux/arm64",
+			wantName: "[nix] build hello for x86_64-linux (nix: aarch64-linux)"},
+		{name: "arm64 on amd64, emulated", opt: nixfile2llb.ConvertOpt{TargetPlatform: arm, BuildPlatform: amd, EmulateTarget: true},
+			wantArch: "arm64", wantSystem: "aarch64-linux", wantStoreFor: "linux/arm64", wantName: "[nix] build hello for aarch64-linux (emulated)"},
+		{name: "build platform without a nix system", opt: nixfile2llb.ConvertOpt{TargetPlatform: arm, BuildPlatform: riscv},
+			wantArch: "arm64", wantSystem: "aarch64-linux", wantStoreFor: "linux/arm64", wantName: "[nix] build hello for aarch64-linux (emulated)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := newPlan(t, "PACKAGES hello\n", tt.opt)
+			g := marshal(t, plan.Stage.Meta)
+			v := viewStage(t, g, tt.wantArch, tt.wantSystem, "")
+			for _, id := range v.storeCaches {
+				if want := nixllb.StoreCacheID(img, tt.wantStoreFor); id != want {
+					t.Errorf("the store cache is %q, want the one of %s for %s (%q)", id, img, tt.wantStoreFor, want)
+				}
+			}
+			build := g.execChain(t, g.out)[0]
+			got, _ := envValue(build.exec().Meta.Env, "NIXFILE_FOREIGN_SYSTEM")
+			if got != tt.wantForeign {
+				t.Errorf("NIXFILE_FOREIGN_SYSTEM = %q, want %q", got, tt.wantForeign)
+			}
+			if n := g.name(build.dgst); n != tt.wantName {
+				t.Errorf("the nix step is named %q, want %q", n, tt.wantName)
+			}
+			if p := plan.TargetPlatform(); p.Architecture != tt.opt.TargetPlatform.Architecture {
+				t.Errorf("the plan's target is %v", p)
+			}
+		})
+	}
+}

@@ -67,8 +67,12 @@ type image struct {
 	log    string
 	// warnings are the build's warnings, as buildx prints them.
 	warnings []string
-	// digest is the image manifest's digest.
+	// digest is the image manifest's digest, or, for a multi-platform
+	// build, the image index's.
 	digest string
+	// platforms are a multi-platform build's images, by platform
+	// (linux/arm64); nil for a single image.
+	platforms map[string]*image
 }
 
 type fileEntry struct {
@@ -239,7 +243,8 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// readOCI reads the single image of an OCI export, validated.
+// readOCI reads the single image, or image index, of an OCI export,
+// validated. An index's images are in platforms, by platform.
 func readOCI(t *testing.T, tarPath string) *image {
 	t.Helper()
 	dir := t.TempDir()
@@ -256,12 +261,48 @@ func readOCI(t *testing.T, tarPath string) *image {
 		t.Fatal(err)
 	}
 	if len(im.Manifests) != 1 {
-		t.Fatalf("want one image in the export, got %d", len(im.Manifests))
+		t.Fatalf("want one image or index in the export, got %d", len(im.Manifests))
 	}
-	img, err := idx.Image(im.Manifests[0].Digest)
+	desc := im.Manifests[0]
+	if desc.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(desc.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Index(child); err != nil {
+			t.Fatalf("invalid image index: %v", err)
+		}
+		cm, err := child.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		multi := &image{digest: desc.Digest.String(), platforms: map[string]*image{}}
+		for _, m := range cm.Manifests {
+			if m.Platform == nil {
+				t.Fatalf("the index lists %s without a platform", m.Digest)
+			}
+			img, err := child.Image(m.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := m.Platform.OS + "/" + m.Platform.Architecture
+			if _, dup := multi.platforms[p]; dup {
+				t.Fatalf("the index lists %s twice", p)
+			}
+			multi.platforms[p] = imageOf(t, img, m.Digest.String())
+		}
+		return multi
+	}
+	img, err := idx.Image(desc.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return imageOf(t, img, desc.Digest.String())
+}
+
+// imageOf reads an image, validated.
+func imageOf(t *testing.T, img v1.Image, dgst string) *image {
+	t.Helper()
 	if err := validate.Image(img); err != nil {
 		t.Fatalf("invalid image: %v", err)
 	}
@@ -269,7 +310,7 @@ func readOCI(t *testing.T, tarPath string) *image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &image{img: img, config: cfg, files: filesOf(t, img), digest: im.Manifests[0].Digest.String()}
+	return &image{img: img, config: cfg, files: filesOf(t, img), digest: dgst}
 }
 
 // filesOf is an image's flattened filesystem, by path without leading /.
@@ -357,7 +398,18 @@ func errorLines(err error) []int {
 // closure of attributes of <nixpkgs>: the oracle the images are checked against.
 func nixClosure(t *testing.T, bed *testbed.Bed, attrs ...string) []string {
 	t.Helper()
+	return nixClosureFor(t, bed, "", attrs...)
+}
+
+// nixClosureFor is nixClosure for a nix system ("" is nix's own): the
+// package set called with that system, its outputs substituted from the
+// nix image's binary cache.
+func nixClosureFor(t *testing.T, bed *testbed.Bed, system string, attrs ...string) []string {
+	t.Helper()
 	var args []string
+	if system != "" {
+		args = append(args, "--argstr system "+system)
+	}
 	for _, a := range attrs {
 		args = append(args, "-A "+a)
 	}
