@@ -272,3 +272,52 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Every kind of package set is evaluated for the target's system when nix
+// runs as another: a NIX_PATH set, a tarball, a flake's packages.<system>,
+// a context directory, a BUILD file given pkgs, and one that imports
+// <nixpkgs> itself (builtins.currentSystem: nix's eval-system). Each arm64
+// image holds the aarch64-linux hello, as nix gives it.
+func TestForeignSystemForEveryPackageSet(t *testing.T) {
+	bed := testbed.Require(t)
+	w := bed.RequireWorld(t)
+	var want string
+	for _, p := range nixClosureFor(t, bed, "aarch64-linux", "hello") {
+		if strings.HasSuffix(p, "-hello") {
+			want = p
+		}
+	}
+	if want == "" {
+		t.Fatal("nix's aarch64-linux closure of hello has no hello")
+	}
+	cfg := "NIXCONFIG substituters = " + w.BinaryCache + "\n"
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		pkgs  bool
+	}{
+		{name: "NIX_PATH", files: map[string]string{"Nixfile": cfg + "PACKAGES hello\n"}},
+		{name: "tarball", files: map[string]string{"Nixfile": cfg + "NIXPKGS " + w.PkgsTarball + "\nPACKAGES hello\n"}},
+		{name: "flake", files: map[string]string{"Nixfile": cfg + "FLAKE " + w.FlakeTarball + "#hello\n"}},
+		{name: "context dir", files: map[string]string{"Nixfile": cfg + "NIXPKGS ./pkgs\nPACKAGES hello\n"}, pkgs: true},
+		{name: "BUILD with pkgs", files: map[string]string{"Nixfile": cfg + "BUILD app.nix\n", "app.nix": "{ pkgs }: pkgs.hello\n"}},
+		{name: "BUILD importing <nixpkgs>", files: map[string]string{"Nixfile": cfg + "BUILD app.nix\n", "app.nix": "(import <nixpkgs> { }).hello\n"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeContext(t, tt.files)
+			if tt.pkgs {
+				withTestPkgs(t, bed, dir, "pkgs")
+			}
+			img, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"platform": "linux/arm64"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(img.storeEntries(), want) {
+				t.Errorf("the arm64 image has %v, want the aarch64-linux %s", img.storeEntries(), want)
+			}
+			if img.config.Architecture != "arm64" {
+				t.Errorf("the image's config names %s", img.config.Architecture)
+			}
+		})
+	}
+}
