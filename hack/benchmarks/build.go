@@ -31,6 +31,9 @@ type build struct {
 	// frontend, if set, is the frontend image ours is built with instead of
 	// the nixfile one (the no-op frontend's).
 	frontend string
+	// platforms is --platform (ours only); empty is the daemon's. With
+	// several, the export is an index, which run does not read back.
+	platforms string
 }
 
 // nixfile is the Nixfile ours builds: what a user would write for b.
@@ -97,6 +100,9 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 		opt.LocalMounts["dockerfile"] = dfFS
 		opt.Frontend = "gateway.v0"
 		opt.FrontendAttrs = map[string]string{"source": cmp.Or(b.frontend, bd.frontendImage), "filename": "Nixfile"}
+		if b.platforms != "" {
+			opt.FrontendAttrs["platform"] = b.platforms
+		}
 	} else {
 		dfFS, err := fsutil.NewFS(bd.dockerfileDir)
 		if err != nil {
@@ -148,6 +154,9 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 	}
 	if bd.verbose {
 		printSteps(b, elapsed, steps)
+	}
+	if strings.Contains(b.platforms, ",") {
+		return elapsed, imageInfo{}, nil
 	}
 	info, err := readOCI(tarPath, dir)
 	if err != nil {

@@ -6,7 +6,7 @@
 //
 // Run it through hack/bench, which brings the test bed up first:
 //
-//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3] [-dedupe=false]
+//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3] [-dedupe=false] [-platforms=false]
 //
 // Every workload and side gets a buildkitd of its own on an empty state (the
 // cold build), then rebuilds on that same daemon: with no change, and with one
@@ -14,6 +14,8 @@
 // two sides take turns at every step. Ours' daemon also times no-change
 // rebuilds through noopfrontend, a gateway frontend that does nothing (pushed
 // to the bed's registry at the start): the floor of any gateway frontend.
+// Last, ours builds one Nixfile for linux/amd64, for linux/arm64 and for
+// both (-platforms): what a second platform costs without emulation.
 package main
 
 import (
@@ -91,6 +93,7 @@ type config struct {
 	cold, rebuilds int
 	slow           time.Duration
 	dedupe         bool
+	platforms      bool
 	verbose        bool
 	workloads      []workload
 
@@ -111,6 +114,7 @@ func main() {
 	slow := flag.Duration("slow", 15*time.Second, "how long the slow package of W1 takes to build")
 	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2,W3)")
 	dedupe := flag.Bool("dedupe", true, "also compare what a second image adds to a registry holding a first")
+	multi := flag.Bool("platforms", true, "also compare ours' one-platform builds with a two-platform build of the same Nixfile")
 	verbose := flag.Bool("v", false, "print each build's steps (start, duration) to stderr")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: hack/bench [flags]   (markdown tables on stdout, progress on stderr)")
@@ -122,7 +126,7 @@ func main() {
 	}
 
 	cfg := config{
-		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, verbose: *verbose,
+		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, verbose: *verbose, platforms: *multi,
 		frontendImage: os.Getenv("NIXFILE_FRONTEND_IMAGE"),
 		registry:      os.Getenv("NIXFILE_REGISTRY"),
 		nixImage:      os.Getenv("NIXFILE_NIX_IMAGE_DEFAULT"),
@@ -210,8 +214,17 @@ func run(ctx context.Context, cfg config) error {
 		}
 		res.work[w.name] = r
 	}
+	var multi []*platformResult
+	if cfg.platforms {
+		if multi, err = measurePlatforms(ctx, cfg); err != nil {
+			return err
+		}
+	}
 	m = append(m, [2]string{"load average", "at the start: " + loadStart + "; at the end: " + loadAvg() + " (1, 5, 15 min)"})
 	fmt.Print(report(cfg, m, res, time.Since(began)))
+	if multi != nil {
+		fmt.Print(reportPlatforms(multi))
+	}
 	return nil
 }
 
