@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +34,36 @@ func TestBakeBuildsTheFrontendAndExamples(t *testing.T) {
 		t.Errorf("an example resolved its frontend from a registry:\n%s", tail(r.stderr, 60))
 	}
 
-	fe := readOCI(t, filepath.Join(out, "frontend.tar"))
+	// The frontend target is an index of linux/amd64 and linux/arm64,
+	// each with a static binary of its own architecture (Go cross-compiles
+	// on the build platform: the bed's daemon has no emulator).
+	index := readOCI(t, filepath.Join(out, "frontend.tar"))
+	if len(index.platforms) != 2 {
+		t.Fatalf("the frontend target gives %v, want linux/amd64 and linux/arm64", keys(index.platforms))
+	}
+	for p, machine := range map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64} {
+		img := index.platforms[p]
+		if img == nil {
+			t.Fatalf("the frontend index has no %s image", p)
+		}
+		if got := img.config.OS + "/" + img.config.Architecture; got != p {
+			t.Errorf("the %s image's config names %s", p, got)
+		}
+		f, err := elf.NewFile(bytes.NewReader(img.files["frontend"].data))
+		if err != nil {
+			t.Fatalf("the %s image's /frontend is not an ELF binary: %v", p, err)
+		}
+		if f.Machine != machine {
+			t.Errorf("the %s image's /frontend is for %v, want %v", p, f.Machine, machine)
+		}
+		if f.Class != elf.ELFCLASS64 || f.Type != elf.ET_EXEC {
+			t.Errorf("the %s image's /frontend is %v %v, want a 64-bit static executable", p, f.Class, f.Type)
+		}
+	}
+	if strings.Contains(r.stderr, "[linux/arm64 build") {
+		t.Errorf("a step of the Go build ran on linux/arm64 (emulated), not cross-compiled:\n%s", tail(r.stderr, 40))
+	}
+	fe := index.platforms["linux/amd64"]
 	if ep := fe.config.Config.Entrypoint; len(ep) != 1 || ep[0] != "/frontend" {
 		t.Errorf("the frontend image's entrypoint is %v", ep)
 	}
