@@ -223,13 +223,6 @@ func (p *Plan) TargetPlatform() ocispecs.Platform { return p.opt.platform() }
 // NixPlatform is the platform the nix stage runs on.
 func (p *Plan) NixPlatform() ocispecs.Platform { return p.opt.NixPlatform() }
 
-// Emulated reports whether the stage runs nix for a target platform that is
-// not the build platform: under emulation, unless the daemon's machine is
-// of both.
-func (p *Plan) Emulated() bool {
-	return p.Stage != nil && platforms.Format(p.opt.NixPlatform()) != platforms.Format(p.opt.buildPlatform())
-}
-
 // GroupLines are the Nixfile lines of the groups of these indexes, or of
 // every group when none is known.
 func (p *Plan) GroupLines(idx []int) []nixfile.Range {
