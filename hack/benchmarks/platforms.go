@@ -21,9 +21,9 @@ var platformBuilds = []string{"linux/amd64", "linux/arm64", "linux/amd64,linux/a
 var platformPackages = []string{"hello", "greeter"}
 
 type platformResult struct {
-	platforms        string
-	cold, noChange   []time.Duration
-	coldFetch, fetch []fetched
+	platforms      string
+	cold, noChange []time.Duration
+	coldFetch      []fetched
 }
 
 func measurePlatforms(ctx context.Context, cfg config) ([]*platformResult, error) {
