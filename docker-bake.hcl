@@ -10,15 +10,21 @@ group "default" {
   targets = ["frontend"]
 }
 
-# The frontend for the platforms BuildKit daemons run on, Docker Desktop on
-# Apple silicon (arm64) included: Go cross-compiles it on the build
-# platform, so nothing runs under emulation.
 target "frontend" {
   dockerfile = "Dockerfile"
   target     = "frontend"
   tags       = ["nixfile/nixfile:${TAG}"]
   args       = { VERSION = TAG }
-  platforms  = ["linux/amd64", "linux/arm64"]
+}
+
+# The frontend for the platforms BuildKit daemons run on, Docker Desktop on
+# Apple silicon (arm64) included: the image to publish. Go cross-compiles it
+# on the build platform, so nothing runs under emulation. (Docker's own
+# builder on the classic image store cannot make an index: "frontend" is
+# the daemon's platform alone.)
+target "frontend-all" {
+  inherits  = ["frontend"]
+  platforms = ["linux/amd64", "linux/arm64"]
 }
 
 target "binaries" {

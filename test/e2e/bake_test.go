@@ -25,8 +25,8 @@ func TestBakeBuildsTheFrontendAndExamples(t *testing.T) {
 		"-f", filepath.Join(testbed.RepoRoot(), "docker-bake.hcl"),
 		"--set", "example-hello.output=type=oci,dest="+filepath.Join(out, "hello.tar"),
 		"--set", "example-shell.output=type=oci,dest="+filepath.Join(out, "shell.tar"),
-		"--set", "frontend.output=type=oci,dest="+filepath.Join(out, "frontend.tar"),
-		"frontend", "example-hello", "example-shell")
+		"--set", "frontend-all.output=type=oci,dest="+filepath.Join(out, "frontend.tar"),
+		"frontend-all", "example-hello", "example-shell")
 	r := runCLI(t, testbed.RepoRoot(), argv...)
 	// The examples ran the frontend target, not the image their syntax
 	// line names in a registry.
@@ -34,12 +34,12 @@ func TestBakeBuildsTheFrontendAndExamples(t *testing.T) {
 		t.Errorf("an example resolved its frontend from a registry:\n%s", tail(r.stderr, 60))
 	}
 
-	// The frontend target is an index of linux/amd64 and linux/arm64,
+	// The frontend-all target is an index of linux/amd64 and linux/arm64,
 	// each with a static binary of its own architecture (Go cross-compiles
 	// on the build platform: the bed's daemon has no emulator).
 	index := readOCI(t, filepath.Join(out, "frontend.tar"))
 	if len(index.platforms) != 2 {
-		t.Fatalf("the frontend target gives %v, want linux/amd64 and linux/arm64", keys(index.platforms))
+		t.Fatalf("the frontend-all target gives %v, want linux/amd64 and linux/arm64", keys(index.platforms))
 	}
 	for p, machine := range map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64} {
 		img := index.platforms[p]
