@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
 	"github.com/nixfile/nixfile/internal/testbed"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -155,13 +156,29 @@ func TestTwoPlatformsSubstituteTheForeignSystem(t *testing.T) {
 		}
 	}
 
-	// Reproducible: a fresh daemon gives the same index.
-	fresh, err := build(t, bed, writeContext(t, ctxFiles), buildOpts{attrs: attrs, addr: bed.FreshDaemon(t)})
+	// Reproducible: a fresh daemon gives the same index, and so does that
+	// daemon once pruned of everything (its store cache included).
+	addr := bed.FreshDaemon(t)
+	fresh, err := build(t, bed, writeContext(t, ctxFiles), buildOpts{attrs: attrs, addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fresh.digest != idx.digest {
 		t.Errorf("the index is %s on the bed's daemon, %s on a fresh one", idx.digest, fresh.digest)
+	}
+	prune(t, addr)
+	pruned, err := build(t, bed, writeContext(t, ctxFiles), buildOpts{attrs: attrs, addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned.digest != idx.digest {
+		t.Errorf("the index is %s on the bed's daemon, %s after a prune", idx.digest, pruned.digest)
+	}
+	const armStep = "[nix] build greeter tools.greet for aarch64-linux (nix: x86_64-linux)"
+	if cached, ok := pruned.cached[armStep]; !ok {
+		t.Errorf("no step %q after the prune: %v", armStep, keys(pruned.cached))
+	} else if cached {
+		t.Errorf("after the prune, the arm64 nix step came from BuildKit's cache")
 	}
 
 	// --platform linux/arm64 alone: the same arm64 image, on its own.
@@ -261,6 +278,21 @@ func TestForeignPackageBuiltUnderEmulation(t *testing.T) {
 	}
 	if !emulated {
 		t.Errorf("no nix step ran under emulation")
+	}
+}
+
+// prune removes everything a daemon keeps, cache mounts included.
+func prune(t *testing.T, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Prune(ctx, nil, client.PruneAll); err != nil {
+		t.Fatalf("pruning %s: %v", addr, err)
 	}
 }
 
