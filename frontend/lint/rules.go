@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 )
 
@@ -80,10 +81,10 @@ func fromRaw(value, raw string) string {
 	return value
 }
 
-func checkUnpinnedPackageSet(f *nixfile.File, args map[string]string) []Warning {
+func checkUnpinnedPackageSet(c *Input) []Warning {
 	var set *step
 	var readers []nixfile.Instruction // the lines that read the package set
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		switch in := st.in.(type) {
 		case *nixfile.Nixpkgs:
 			if set == nil {
@@ -117,9 +118,9 @@ func checkUnpinnedPackageSet(f *nixfile.File, args map[string]string) []Warning 
 	}}
 }
 
-func checkUnpinnedFlake(f *nixfile.File, args map[string]string) []Warning {
+func checkUnpinnedFlake(c *Input) []Warning {
 	var out []Warning
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		if _, ok := st.in.(*nixfile.Flake); !ok || !st.known {
 			continue
 		}
@@ -139,9 +140,9 @@ func checkUnpinnedFlake(f *nixfile.File, args map[string]string) []Warning {
 	return out
 }
 
-func checkRunsAsRoot(f *nixfile.File, args map[string]string) []Warning {
+func checkRunsAsRoot(c *Input) []Warning {
 	var user *step
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		if _, ok := st.in.(*nixfile.User); ok {
 			user = st
 		}
@@ -214,8 +215,8 @@ func networkTool(attr string) string {
 // caVars point programs at a CA bundle: setting one handles certificates.
 var caVars = map[string]bool{"SSL_CERT_FILE": true, "NIX_SSL_CERT_FILE": true, "SSL_CERT_DIR": true}
 
-func checkNetworkToolWithoutCABundle(f *nixfile.File, args map[string]string) []Warning {
-	steps := analyze(f, args)
+func checkNetworkToolWithoutCABundle(c *Input) []Warning {
+	steps := c.steps
 	var (
 		certsOff bool
 		offWord  string
@@ -300,10 +301,10 @@ func andList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-func checkUndefinedVariable(f *nixfile.File, args map[string]string) []Warning {
+func checkUndefinedVariable(c *Input) []Warning {
 	// Where each name is first defined, for "defined too late".
 	definedAt := map[string]nixfile.Instruction{}
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			if definedAt[in.Name] == nil {
@@ -318,17 +319,17 @@ func checkUndefinedVariable(f *nixfile.File, args map[string]string) []Warning {
 		}
 	}
 	var out []Warning
-	for _, st := range analyze(f, args) {
-		for _, name := range st.unset {
+	for _, st := range c.steps {
+		for _, name := range st.Undefined {
 			msg := fmt.Sprintf("Usage of undefined variable '$%s'", name)
 			if def := definedAt[name]; def != nil {
 				msg += fmt.Sprintf(" (%s %s is on line %d, after this use: variables are defined from their line on)",
 					nixfile.KeywordOf(def), name, line(def))
-			} else if isAutomatic(name) {
+			} else if expand.IsAutomatic(name) {
 				msg += fmt.Sprintf(" (an automatic build argument has a value only after ARG %s)", name)
-			} else if _, ok := args[name]; ok {
+			} else if _, ok := c.BuildArgs[name]; ok {
 				msg += fmt.Sprintf(" (--build-arg %s is given, but only an ARG %s line above makes it a variable)", name, name)
-			} else if s := suggest(name, st.names); s != "" {
+			} else if s := suggest(name, st.Scope); s != "" {
 				msg += fmt.Sprintf(" (did you mean $%s?)", s)
 			}
 			switch kw := nixfile.KeywordOf(st.in); kw {
@@ -360,13 +361,13 @@ func suggest(name string, names []string) string {
 // lastWins are the instructions of which only the last counts.
 var lastWins = map[string]bool{"ENTRYPOINT": true, "CMD": true, "USER": true, "STOPSIGNAL": true}
 
-func checkDuplicateInstruction(f *nixfile.File, args map[string]string) []Warning {
+func checkDuplicateInstruction(c *Input) []Warning {
 	var out []Warning
 	// ENTRYPOINT, CMD, USER, STOPSIGNAL: each replaces the one before. The
 	// warning is at the one that has no effect, as BuildKit's
 	// MultipleInstructionsDisallowed is.
 	prev := map[string]nixfile.Instruction{}
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		kw := nixfile.KeywordOf(in)
 		if !lastWins[kw] {
 			continue
@@ -386,7 +387,7 @@ func checkDuplicateInstruction(f *nixfile.File, args map[string]string) []Warnin
 		wd   *step
 		used bool
 	)
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		switch st.in.(type) {
 		case *nixfile.Copy:
 			if !st.known || len(st.words) != 1 || !path.IsAbs(st.words[0]) {
@@ -474,9 +475,9 @@ func scanShell(w string) (masked, subst string) {
 	return b.String(), subst
 }
 
-func checkShellFormNeedsShell(f *nixfile.File, _ map[string]string) []Warning {
+func checkShellFormNeedsShell(c *Input) []Warning {
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		var args []string
 		switch in := in.(type) {
 		case *nixfile.Cmd:
@@ -530,8 +531,8 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func checkEmptyImage(f *nixfile.File, _ map[string]string) []Warning {
-	for _, in := range f.Instructions {
+func checkEmptyImage(c *Input) []Warning {
+	for _, in := range c.File.Instructions {
 		switch in.(type) {
 		case *nixfile.Packages, *nixfile.Flake, *nixfile.Build, *nixfile.Copy:
 			return nil
@@ -590,11 +591,11 @@ func written(in nixfile.Instruction) string {
 	return o
 }
 
-func checkKeywordCase(f *nixfile.File, _ map[string]string) []Warning {
+func checkKeywordCase(c *Input) []Warning {
 	// As BuildKit's ConsistentInstructionCasing: keywords that are all
 	// upper or all lower case vote; upper case wins a tie.
 	var upper, lower int
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch w := written(in); w {
 		case strings.ToUpper(w):
 			upper++
@@ -607,7 +608,7 @@ func checkKeywordCase(f *nixfile.File, _ map[string]string) []Warning {
 		want, wantName = strings.ToLower, "lower"
 	}
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		w := written(in)
 		if w == "" || w == want(w) {
 			continue
@@ -629,9 +630,9 @@ var (
 
 func isSecretName(name string) bool { return secretRe.MatchString(name) && !publicRe.MatchString(name) }
 
-func checkSecretsUsedInArgOrEnv(f *nixfile.File, _ map[string]string) []Warning {
+func checkSecretsUsedInArgOrEnv(c *Input) []Warning {
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			if isSecretName(in.Name) {

@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
 )
@@ -30,6 +29,9 @@ type resolved struct {
 	userInstr   nixfile.Instruction
 	// argValues are the values the ARGs got.
 	argValues map[string]string
+	// readsPath is true when a word reads $PATH, which Assemble knows
+	// better than the plan.
+	readsPath bool
 	// configLines are the instructions that set the image config, with
 	// about how many bytes each adds to it, to blame for a config too large.
 	configLines []sizedLine
@@ -75,127 +77,36 @@ type imageConfig struct {
 	stopSignal string
 }
 
-// env is the variables in scope at a line: declared build args and ENV.
-type env struct {
-	vars map[string]string
-	keys []string
-}
-
-func (e *env) Get(k string) (string, bool) { v, ok := e.vars[k]; return v, ok }
-func (e *env) Keys() []string              { return e.keys }
-func (e *env) set(k, v string) {
-	if _, ok := e.vars[k]; !ok {
-		e.keys = append(e.keys, k)
-	}
-	e.vars[k] = v
-}
-
-// resolve expands a Nixfile for the given build args. basePath is the PATH
-// the image starts with, for ENV PATH=...:$PATH.
-func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
-	r := &resolved{rootfs: defaultRootfs(), argValues: map[string]string{}}
-	vars := &env{vars: map[string]string{}}
-	auto := automaticArgs(opt.platform())
-	lex := shell.NewLex('\\')
-	// expanded counts the bytes words expand to: in the instruction being
-	// read, and in the whole Nixfile, which MaxExpandedSize bounds.
-	var lineBytes, totalBytes int
-	count := func(in nixfile.Instruction, out string) error {
-		lineBytes += len(out)
-		totalBytes += len(out)
-		if totalBytes > MaxExpandedSize {
-			return nixfile.WithLocation(fmt.Errorf("%s: the Nixfile's words expand to more than %d MiB", nixfile.KeywordOf(in), MaxExpandedSize>>20), in)
+// resolve checks every value of a Nixfile expanded for the given build
+// args (see package expand), and reads them into what the conversion uses.
+func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, error) {
+	r := &resolved{rootfs: defaultRootfs(), argValues: x.Args}
+	for _, l := range x.Lines {
+		if l.Err != nil {
+			return nil, l.Err
 		}
-		return nil
-	}
-	word := func(in nixfile.Instruction, w string) (string, error) {
-		out, _, err := lex.ProcessWord(w, vars)
-		if err != nil {
-			return "", nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
-		}
-		if err := checkExpanded(w, out); err != nil {
-			return "", nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
-		}
-		return out, count(in, out)
-	}
-	// A string of a JSON array is one word as written: its quotes and
-	// backslashes are escaped, so that only $VARIABLES expand.
-	jsonWord := func(in nixfile.Instruction, s string) (string, error) {
-		return word(in, jsonWordEscaper.Replace(s))
-	}
-	words := func(in nixfile.Instruction, ws []string) ([]string, error) {
-		var out []string
-		for _, w := range ws {
-			parts, err := lex.ProcessWords(w, vars)
-			if err != nil {
-				return nil, nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
-			}
-			for _, p := range parts {
-				if err := checkExpanded(w, p); err != nil {
-					return nil, nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
-				}
-				if err := count(in, p); err != nil {
-					return nil, err
-				}
-			}
-			out = append(out, parts...)
-			if len(out) > nixfile.MaxWords {
-				return nil, nixfile.WithLocation(fmt.Errorf("%s: expands to more than %d words", nixfile.KeywordOf(in), nixfile.MaxWords), in)
-			}
-		}
-		return out, nil
-	}
-	// $PATH means the PATH the image starts with, as a base image's ENV
-	// would in a Dockerfile.
-	vars.set("PATH", basePath)
-
-	for _, in := range f.Instructions {
+		in := l.In
 		errAt := func(format string, a ...any) error {
 			return nixfile.WithLocation(fmt.Errorf(nixfile.KeywordOf(in)+": "+format, a...), in)
 		}
-		rng := nixfile.Location(in)
-		lineBytes = 0
+		rng := l.Range()
+		r.readsPath = r.readsPath || l.ReadsPath
 		switch in := in.(type) {
-		case *nixfile.Arg:
-			// As in a Dockerfile, an automatic build arg's value beats the
-			// ARG's default; only --build-arg overrides it.
-			if v, ok := opt.BuildArgs[in.Name]; ok {
-				vars.set(in.Name, v)
-			} else if v, ok := auto[in.Name]; ok {
-				vars.set(in.Name, v)
-			} else if in.Default != nil {
-				v, err := word(in, *in.Default)
-				if err != nil {
-					return nil, err
-				}
-				vars.set(in.Name, v)
-			}
-			if v, ok := vars.Get(in.Name); ok {
-				r.argValues[in.Name] = v
-			}
 		case *nixfile.Nixpkgs:
 			if r.packageSet != nil {
 				return nil, errAt("the package set is already given on line %d; a Nixfile has one NIXPKGS", r.packageSetLine.Start.Line)
 			}
-			ws, err := words(in, []string{in.Source})
-			if err != nil {
-				return nil, err
-			}
-			set, err := parsePackageSet(ws)
+			set, err := parsePackageSet(l.Words)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.packageSet, r.packageSetLine = set, &rng
 		case *nixfile.Packages:
-			ws, err := words(in, in.Attrs)
-			if err != nil {
-				return nil, err
-			}
-			if len(ws) == 0 {
+			if len(l.Words) == 0 {
 				return nil, errAt("needs at least one package, and %s expands to none", strings.Join(in.Attrs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			for _, w := range ws {
+			for _, w := range l.Words {
 				p, err := nixllb.ParseAttrPath(w)
 				if err != nil {
 					return nil, errAt("%v", err)
@@ -204,15 +115,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Flake:
-			ws, err := words(in, in.Refs)
-			if err != nil {
-				return nil, err
-			}
-			if len(ws) == 0 {
+			if len(l.Words) == 0 {
 				return nil, errAt("needs at least one flake output, and %s expands to none", strings.Join(in.Refs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			for _, w := range ws {
+			for _, w := range l.Words {
 				it, err := parseFlakeInstallable(w)
 				if err != nil {
 					return nil, errAt("%v", err)
@@ -221,23 +128,15 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Build:
-			file, err := word(in, in.File)
-			if err != nil {
-				return nil, err
-			}
-			rel, err := contextRelative(file)
+			rel, err := contextRelative(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
-			attrs, err := words(in, in.Attrs)
-			if err != nil {
-				return nil, err
-			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			if len(attrs) == 0 {
+			if len(l.Words) == 0 {
 				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel})
 			}
-			for _, a := range attrs {
+			for _, a := range l.Words {
 				p, err := nixllb.ParseAttrPath(a)
 				if err != nil {
 					return nil, errAt("%v", err)
@@ -246,165 +145,76 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
-			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in}
-			copyWord := word
-			if in.JSON {
-				copyWord = jsonWord
-			}
-			for _, s := range in.Sources {
-				v, err := copyWord(in, s)
-				if err != nil {
-					return nil, err
-				}
+			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in, dest: l.Value}
+			for _, v := range l.Words {
 				rel, err := contextRelative(v)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
 				c.sources = append(c.sources, rel)
 			}
-			dest, err := copyWord(in, in.Dest)
-			if err != nil {
-				return nil, err
-			}
-			c.dest = dest
 			if in.Chmod != "" {
-				v, err := word(in, in.Chmod)
-				if err != nil {
-					return nil, err
-				}
-				m, err := strconv.ParseUint(v, 8, 32)
+				m, err := strconv.ParseUint(l.Chmod, 8, 32)
 				if err != nil || m > 0o7777 {
-					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", v)
+					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", l.Chmod)
 				}
 				mode := int(m)
 				c.mode = &mode
 			}
 			if in.Chown != "" {
-				v, err := word(in, in.Chown)
-				if err != nil {
-					return nil, err
-				}
-				u, g, _ := strings.Cut(v, ":")
+				u, g, _ := strings.Cut(l.Chown, ":")
 				if u == "" {
 					return nil, errAt("invalid --chown=%s: give USER[:GROUP]", in.Chown)
 				}
 				for _, id := range []string{u, g} {
 					if err := checkID(id); err != nil {
-						return nil, errAt("invalid --chown=%s: %v", v, err)
+						return nil, errAt("invalid --chown=%s: %v", l.Chown, err)
 					}
 				}
 				c.chown = &chown{user: u, group: g}
 			}
 			r.copies = append(r.copies, c)
 		case *nixfile.Env:
-			for _, kv := range in.Vars {
-				v, err := word(in, kv.Value)
-				if err != nil {
-					return nil, err
-				}
-				vars.set(kv.Key, v)
-				r.config.env = append(r.config.env, nixfile.KeyValue{Key: kv.Key, Value: v})
-			}
+			r.config.env = append(r.config.env, l.Pairs...)
 		case *nixfile.Label:
-			for _, kv := range in.Labels {
-				k, err := word(in, kv.Key)
-				if err != nil {
-					return nil, err
-				}
-				v, err := word(in, kv.Value)
-				if err != nil {
-					return nil, err
-				}
-				r.config.labels = append(r.config.labels, nixfile.KeyValue{Key: k, Value: v})
-			}
+			r.config.labels = append(r.config.labels, l.Pairs...)
 		case *nixfile.Entrypoint:
-			args := in.Args
-			for _, a := range args {
-				if in.JSON {
-					if err := count(in, a); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if !in.JSON {
-				var err error
-				if args, err = words(in, in.Args); err != nil {
-					return nil, err
-				}
-			}
-			r.config.entrypoint, r.config.hasEntry = slices.Clone(args), true
+			r.config.entrypoint, r.config.hasEntry = l.Words, true
 		case *nixfile.Cmd:
-			args := in.Args
-			for _, a := range args {
-				if in.JSON {
-					if err := count(in, a); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if !in.JSON {
-				var err error
-				if args, err = words(in, in.Args); err != nil {
-					return nil, err
-				}
-			}
-			r.config.cmd, r.config.hasCmd = slices.Clone(args), true
+			r.config.cmd, r.config.hasCmd = l.Words, true
 		case *nixfile.Workdir:
-			v, err := word(in, in.Path)
-			if err != nil {
-				return nil, err
-			}
+			v := l.Value
 			if !path.IsAbs(v) {
 				v = path.Join("/", r.config.workdir, v)
 			}
 			r.config.workdir = path.Clean(v)
 		case *nixfile.User:
 			r.userInstr = in
-			v, err := word(in, in.User)
-			if err != nil {
-				return nil, err
-			}
 			// The accounts are made when the image is: check them now,
 			// before the nix stage runs.
-			if _, err := accounts(v); err != nil {
+			if _, err := accounts(l.Value); err != nil {
 				return nil, nixfile.WithLocation(err, in)
 			}
-			r.config.user = v
+			r.config.user = l.Value
 		case *nixfile.NixConfig:
-			v, err := word(in, in.Value)
-			if err != nil {
-				return nil, err
-			}
-			s := nixllb.NixSetting{Name: in.Name, Value: v}
+			s := nixllb.NixSetting{Name: in.Name, Value: l.Value}
 			if err := nixllb.CheckNixSetting(s); err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.nixSettings = append(r.nixSettings, s)
 		case *nixfile.Layers:
-			v, err := word(in, in.Max)
-			if err != nil {
-				return nil, err
-			}
-			n, err := parseMaxLayers(v)
+			n, err := parseMaxLayers(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.maxLayers = n
 		case *nixfile.Rootfs:
-			ws, err := words(in, in.Settings)
-			if err != nil {
-				return nil, err
-			}
-			if err := r.rootfs.apply(ws); err != nil {
+			if err := r.rootfs.apply(l.Words); err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.rootfsInstr = in
 		case *nixfile.Expose:
-			ports, err := words(in, in.Ports)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ports {
+			for _, p := range l.Words {
 				norm, err := normalizePort(p)
 				if err != nil {
 					return nil, errAt("%v", err)
@@ -412,34 +222,14 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				r.config.ports = append(r.config.ports, norm)
 			}
 		case *nixfile.Volume:
-			var ps []string
-			if in.JSON {
-				// Each JSON string is one path: expanded, never split.
-				for _, p := range in.Paths {
-					v, err := jsonWord(in, p)
-					if err != nil {
-						return nil, err
-					}
-					ps = append(ps, v)
-				}
-			} else {
-				var err error
-				if ps, err = words(in, in.Paths); err != nil {
-					return nil, err
-				}
-			}
-			for _, p := range ps {
+			for _, p := range l.Words {
 				if !path.IsAbs(p) {
 					return nil, errAt("volume %q must be an absolute path", p)
 				}
 				r.config.volumes = append(r.config.volumes, path.Clean(p))
 			}
 		case *nixfile.StopSignal:
-			v, err := word(in, in.Signal)
-			if err != nil {
-				return nil, err
-			}
-			sig, err := parseSignal(v)
+			sig, err := parseSignal(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
@@ -448,7 +238,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		switch in.(type) {
 		case *nixfile.Env, *nixfile.Label, *nixfile.Entrypoint, *nixfile.Cmd, *nixfile.Workdir,
 			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal:
-			r.configLines = append(r.configLines, sizedLine{instr: in, size: lineBytes})
+			r.configLines = append(r.configLines, sizedLine{instr: in, size: l.Size})
 		}
 	}
 	// COPY --chown names the accounts of the last USER: check them before
@@ -551,15 +341,6 @@ func checkID(s string) error {
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n > maxID {
 		return fmt.Errorf("%s is not an id: ids are from 0 to %d", s, uint64(maxID))
-	}
-	return nil
-}
-
-// checkExpanded checks a word after expansion: no NUL, which no name or
-// string of an image has (nix, exec and the kernel read up to it).
-func checkExpanded(w, out string) error {
-	if strings.IndexByte(out, 0) >= 0 {
-		return fmt.Errorf("%s expands to %q, which has a NUL byte", w, out)
 	}
 	return nil
 }
@@ -723,5 +504,3 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	}
 	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
 }
-
-var jsonWordEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`)

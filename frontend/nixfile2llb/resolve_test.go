@@ -19,7 +19,7 @@ func resolveText(t *testing.T, text string, opt ConvertOpt) (*resolved, error) {
 	if err != nil {
 		t.Fatalf("Parse(%q): %v", text, err)
 	}
-	return resolve(f, opt, defaultPath)
+	return resolve(f, opt, Expand(f, opt))
 }
 
 func mustResolve(t *testing.T, text string, opt ConvertOpt) *resolved {
