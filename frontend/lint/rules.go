@@ -11,6 +11,8 @@ import (
 
 	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
 // rules are every rule, in the order of docs/checks.md.
@@ -125,11 +127,7 @@ func checkUnpinnedFlake(c *Input) []Warning {
 			continue
 		}
 		for _, w := range st.words {
-			ref, _, _ := strings.Cut(w, "#")
-			if ref == "" {
-				continue
-			}
-			if problem, fix := flakePin(ref); problem != "" {
+			if ref, problem, fix := flakeWordPin(w); problem != "" {
 				out = append(out, Warning{
 					Message: fmt.Sprintf("FLAKE %s %s; pin it: %s", ref, problem, fix),
 					Ranges:  at(st.in),
@@ -177,32 +175,13 @@ var networkTools = regexp.MustCompile(`^(` + strings.Join([]string{
 // outputNames are the usual names of a package's outputs.
 var outputNames = map[string]bool{"out": true, "bin": true, "dev": true, "lib": true, "man": true, "doc": true, "info": true, "devdoc": true, "debug": true}
 
-// attrNames splits an attribute path into names at dots outside double
-// quotes, and unquotes them.
-func attrNames(p string) []string {
-	var (
-		out   []string
-		cur   strings.Builder
-		quote bool
-	)
-	for _, r := range p {
-		switch {
-		case r == '"':
-			quote = !quote
-		case r == '.' && !quote:
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(r)
-		}
-	}
-	return append(out, cur.String())
-}
-
 // networkTool returns the package name an attribute path names if it is a
 // network tool, else "".
 func networkTool(attr string) string {
-	names := attrNames(attr)
+	names, err := nixllb.ParseAttrPath(attr)
+	if err != nil || len(names) == 0 {
+		return "" // the build reports it
+	}
 	for len(names) > 1 && outputNames[names[len(names)-1]] {
 		names = names[:len(names)-1]
 	}
@@ -228,21 +207,18 @@ func checkNetworkToolWithoutCABundle(c *Input) []Warning {
 			if !st.known {
 				return nil
 			}
-			for _, w := range st.words {
-				if w == "none" {
-					certsOff, offWord, offAt = true, w, in
-					continue
+			// As the build reads it; the word to blame is the last that
+			// turned the bundle off.
+			after, err := nixfile2llb.CertsAfter(!certsOff, st.words)
+			if err != nil {
+				return nil // the build reports it
+			}
+			for i, on := range after {
+				k, _, _ := strings.Cut(st.words[i], "=")
+				if !on && (k == "none" || k == "certs") {
+					offWord, offAt = st.words[i], in
 				}
-				k, v, _ := strings.Cut(w, "=")
-				if k != "certs" {
-					continue
-				}
-				switch strings.ToLower(v) {
-				case "on", "true", "yes", "1":
-					certsOff = false
-				case "off", "false", "no", "0":
-					certsOff, offWord, offAt = true, w, in
-				}
+				certsOff = !on
 			}
 		case *nixfile.Env:
 			for _, kv := range in.Vars {

@@ -176,13 +176,12 @@ func (p *Plan) NixImageState() *llb.State { return p.nixImage }
 
 // needsContext reports whether the nix stage reads the build context.
 func needsContext(r *resolved) bool {
-	if r.packageSet != nil && (r.packageSet.Kind == nixllb.ContextDir ||
-		strings.HasPrefix(r.packageSet.Ref, "path:"+nixllb.ContextMount)) {
+	if r.packageSet.ReadsContext() {
 		return true
 	}
 	for _, g := range r.groups {
 		for _, in := range g.Installables {
-			if in.Kind == nixllb.File || strings.HasPrefix(in.Flake, "path:"+nixllb.ContextMount) {
+			if in.ReadsContext() {
 				return true
 			}
 		}

@@ -96,7 +96,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 			if r.packageSet != nil {
 				return nil, errAt("the package set is already given on line %d; a Nixfile has one NIXPKGS", r.packageSetLine.Start.Line)
 			}
-			set, err := parsePackageSet(l.Words)
+			set, err := ParsePackageSet(l.Words)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
@@ -111,7 +111,9 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.Attr, Attr: p})
+				in := nixllb.Installable{Kind: nixllb.Attr, Attr: p}
+				in.Name = installableName(in)
+				g.Installables = append(g.Installables, in)
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Flake:
@@ -120,7 +122,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
 			for _, w := range l.Words {
-				it, err := parseFlakeInstallable(w)
+				it, err := ParseFlakeInstallable(w)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
@@ -133,15 +135,21 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 				return nil, errAt("%v", err)
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			if len(l.Words) == 0 {
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel})
+			attrs := [][]string{nil}
+			if len(l.Words) > 0 {
+				attrs = attrs[:0]
 			}
 			for _, a := range l.Words {
 				p, err := nixllb.ParseAttrPath(a)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel, Attr: p})
+				attrs = append(attrs, p)
+			}
+			for _, p := range attrs {
+				in := nixllb.Installable{Kind: nixllb.File, Path: rel, Attr: p}
+				in.Name = installableName(in)
+				g.Installables = append(g.Installables, in)
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
@@ -430,8 +438,13 @@ func localRef(ref string) (rel string, isPath, local bool, err error) {
 	return c, isPath, true, nil
 }
 
-// parsePackageSet reads NIXPKGS's words.
-func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
+// HasScheme reports whether a reference starts with a URL scheme or a flake
+// reference's type (github:, https:, git+ssh:, path:).
+func HasScheme(ref string) bool { return schemeRe.MatchString(ref) }
+
+// ParsePackageSet reads NIXPKGS's expanded words, as the build and the
+// checks read them.
+func ParsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	if len(ws) == 0 || len(ws) > 2 {
 		return nil, fmt.Errorf("takes a source and, for a tarball URL, an optional sha256:HASH")
 	}
@@ -469,10 +482,10 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%v; give a directory of the build context (./dir, or path:./dir for a flake), a flake reference or a URL", err)
 	case local && isPath:
-		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: nixllb.ContextFlakeRef(rel)}, nil
+		return &nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: rel}, nil
 	case local:
 		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
-	case schemeRe.MatchString(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
+	case HasScheme(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
 		if err := nixllb.ValidateRef(src); err != nil {
 			return nil, err
 		}
@@ -481,10 +494,10 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV, nixpkgs/BRANCH), ./dir or an https tarball URL", src)
 }
 
-// parseFlakeInstallable reads ref#output. A ref to the build context ("."
-// or "./dir", "path:." or "path:./dir") is made readable inside the nix
-// stage.
-func parseFlakeInstallable(w string) (nixllb.Installable, error) {
+// ParseFlakeInstallable reads FLAKE's ref#output, as the build and the
+// checks read it. A ref to the build context ("." or "./dir", "path:." or
+// "path:./dir") is a ContextFlakeOutput.
+func ParseFlakeInstallable(w string) (nixllb.Installable, error) {
 	ref, frag, _ := strings.Cut(w, "#")
 	if ref == "" {
 		return nixllb.Installable{}, fmt.Errorf("%q has no flake reference before #", w)
@@ -497,10 +510,35 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	if err != nil {
 		return nixllb.Installable{}, fmt.Errorf("%v; give a flake in the build context (.#out or ./dir#out) or a remote flake", err)
 	}
+	var in nixllb.Installable
 	if local {
-		ref = nixllb.ContextFlakeRef(rel)
+		in = nixllb.Installable{Kind: nixllb.ContextFlakeOutput, Path: rel, Attr: attr}
 	} else if err := nixllb.ValidateRef(ref); err != nil {
 		return nixllb.Installable{}, err
+	} else {
+		in = nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}
 	}
-	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
+	in.Name = installableName(in)
+	return in, nil
+}
+
+// installableName is an installable as a Nixfile names it, for progress
+// lines: a context flake as ./dir, attribute paths quoted where they must.
+func installableName(in nixllb.Installable) string {
+	attr := nixllb.FormatAttrPath(in.Attr)
+	switch in.Kind {
+	case nixllb.FlakeOutput:
+		return in.Flake + "#" + attr
+	case nixllb.ContextFlakeOutput:
+		if in.Path == "." {
+			return ".#" + attr
+		}
+		return "./" + in.Path + "#" + attr
+	case nixllb.File:
+		if attr == "" {
+			return in.Path
+		}
+		return in.Path + ":" + attr
+	}
+	return attr
 }
