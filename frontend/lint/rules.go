@@ -491,7 +491,7 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 
 // argsText is the text of an instruction after its keyword.
 func argsText(in nixfile.Instruction) string {
-	o := original(in)
+	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {
 		return strings.TrimSpace(o[i:])
 	}
@@ -517,50 +517,9 @@ func checkEmptyImage(c *Input) []Warning {
 	return []Warning{{Message: "The image is empty: without PACKAGES, FLAKE, BUILD or COPY it has nothing to run"}}
 }
 
-// original is an instruction's logical line as written.
-func original(in nixfile.Instruction) string {
-	switch in := in.(type) {
-	case *nixfile.Arg:
-		return in.Original
-	case *nixfile.Nixpkgs:
-		return in.Original
-	case *nixfile.Packages:
-		return in.Original
-	case *nixfile.Flake:
-		return in.Original
-	case *nixfile.Build:
-		return in.Original
-	case *nixfile.Copy:
-		return in.Original
-	case *nixfile.Env:
-		return in.Original
-	case *nixfile.Label:
-		return in.Original
-	case *nixfile.Entrypoint:
-		return in.Original
-	case *nixfile.Cmd:
-		return in.Original
-	case *nixfile.Workdir:
-		return in.Original
-	case *nixfile.User:
-		return in.Original
-	case *nixfile.Expose:
-		return in.Original
-	case *nixfile.Volume:
-		return in.Original
-	case *nixfile.StopSignal:
-		return in.Original
-	case *nixfile.NixConfig:
-		return in.Original
-	case *nixfile.Rootfs:
-		return in.Original
-	}
-	return ""
-}
-
 // written is an instruction's keyword as written.
 func written(in nixfile.Instruction) string {
-	o := original(in)
+	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {
 		return o[:i]
 	}
