@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/containerd/platforms"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -47,11 +47,12 @@ func imageFor(p ocispecs.Platform, c imageConfig, basePath string, rootEnv []str
 		env = setEnv(env, kv.Key, kv.Value)
 	}
 	img.Config.Env = env
+	// Copies: the plan's config serves every Assemble.
 	if c.hasEntry {
-		img.Config.Entrypoint = nonNil(c.entrypoint)
+		img.Config.Entrypoint = nonNil(slices.Clone(c.entrypoint))
 	}
 	if c.hasCmd {
-		img.Config.Cmd = nonNil(c.cmd)
+		img.Config.Cmd = nonNil(slices.Clone(c.cmd))
 	}
 	img.Config.WorkingDir = c.workdir
 	img.Config.User = c.user
@@ -95,26 +96,6 @@ func setEnv(env []string, k, v string) []string {
 	return append(env, k+"="+v)
 }
 
-// automaticArgs are the values an ARG of these names gets without a
-// default or a --build-arg, as in a Dockerfile, plus NIX_SYSTEM (the
-// target's) and NIX_BUILD_SYSTEM (the build platform's, where nix runs).
-func automaticArgs(target, build ocispecs.Platform) map[string]string {
-	args := map[string]string{}
-	for prefix, p := range map[string]ocispecs.Platform{"TARGET": target, "BUILD": build} {
-		args[prefix+"PLATFORM"] = platforms.Format(ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
-		args[prefix+"OS"] = p.OS
-		args[prefix+"ARCH"] = p.Architecture
-		args[prefix+"VARIANT"] = p.Variant
-	}
-	if s, err := nixllb.System(target); err == nil {
-		args["NIX_SYSTEM"] = s
-	}
-	if s, err := nixllb.System(build); err == nil {
-		args["NIX_BUILD_SYSTEM"] = s
-	}
-	return args
-}
-
 // osFileMode passes unix mode bits (setuid 04000, setgid 02000, sticky
 // 01000) as BuildKit's copy expects them, not as Go's os.Mode* flags.
 func osFileMode(m int) os.FileMode { return os.FileMode(m) }
@@ -124,10 +105,6 @@ func osFileMode(m int) os.FileMode { return os.FileMode(m) }
 // may not pass 16 MiB: past it the build failed with "exit code: 1" and no
 // message. No real config comes near it.
 const MaxConfigSize = 4 << 20
-
-// MaxExpandedSize is the most bytes the words of a Nixfile may expand to,
-// in all: it bounds what build args make the frontend hold.
-const MaxExpandedSize = 16 << 20
 
 // checkConfigSize fails when img is larger than MaxConfigSize, blaming the
 // instruction that adds the most to it.
