@@ -59,7 +59,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}
 	// The Nixfile is expanded once a platform: the checks and the build
 	// read the same expansion.
-	x := newExpansions(f, bc.BuildArgs)
+	x := newExpansions(f, bc.BuildArgs, bc.BuildPlatforms)
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src, x)); err != nil || ok {
 		return res, err
 	}

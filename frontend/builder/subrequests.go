@@ -194,12 +194,19 @@ func lintPlatform(bc *dockerui.Client) ocispecs.Platform { return targetPlatform
 type expansions struct {
 	f         *nixfile.File
 	buildArgs map[string]string
-	mu        sync.Mutex
-	byID      map[string]*expand.Result
+	// buildPlatform is BuildKit's build platform, for BUILDPLATFORM and
+	// friends; nil is each target's own.
+	buildPlatform *ocispecs.Platform
+	mu            sync.Mutex
+	byID          map[string]*expand.Result
 }
 
-func newExpansions(f *nixfile.File, buildArgs map[string]string) *expansions {
-	return &expansions{f: f, buildArgs: buildArgs, byID: map[string]*expand.Result{}}
+func newExpansions(f *nixfile.File, buildArgs map[string]string, buildPlatforms []ocispecs.Platform) *expansions {
+	x := &expansions{f: f, buildArgs: buildArgs, byID: map[string]*expand.Result{}}
+	if len(buildPlatforms) > 0 {
+		x.buildPlatform = &buildPlatforms[0]
+	}
+	return x
 }
 
 func (x *expansions) of(p ocispecs.Platform) *expand.Result {
@@ -209,7 +216,7 @@ func (x *expansions) of(p ocispecs.Platform) *expand.Result {
 	if r, ok := x.byID[id]; ok {
 		return r
 	}
-	r := nixfile2llb.Expand(x.f, nixfile2llb.ConvertOpt{BuildArgs: x.buildArgs, TargetPlatform: &p})
+	r := nixfile2llb.Expand(x.f, nixfile2llb.ConvertOpt{BuildArgs: x.buildArgs, TargetPlatform: &p, BuildPlatform: x.buildPlatform})
 	x.byID[id] = r
 	return r
 }
