@@ -36,13 +36,30 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 	summary := fmt.Sprintf("[closure] %d paths, %s", len(c.Paths), humanSize(c.Size()))
 	for _, g := range groups {
 		var action *llb.FileAction
-		for _, p := range g {
-			info := &llb.CopyInfo{
+		info := func() *llb.CopyInfo {
+			return &llb.CopyInfo{
 				CreateDestPath: true,
 				CreatedTime:    &storeTime,
 				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
 			}
-			action = action.Copy(src, p, p, info)
+		}
+		if len(g) > 1 && !opt.Caps.NoCopyPatterns {
+			// One copy of the store's entries the group names, rather than
+			// a copy a path: BuildKit checksums each copy's source for the
+			// cache key whenever the nix stage ran again (a package more),
+			// and a source a path made that cost grow with the square of
+			// the closure's paths (seen: 18 s for 2,000 tiny paths).
+			in := info()
+			in.CopyDirContentsOnly = true
+			in.IncludePatterns = make([]string, len(g))
+			for i, p := range g {
+				in.IncludePatterns[i] = literalPattern(p[len(StoreDir)+1:])
+			}
+			action = action.Copy(src, StoreDir+"/", StoreDir+"/", in)
+		} else {
+			for _, p := range g {
+				action = action.Copy(src, p, p, info())
+			}
 		}
 		name := "[closure] " + StorePathName(g[0])
 		if len(groups) == 1 {
@@ -60,6 +77,20 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 		layers = append(layers, layer)
 	}
 	return Combine(layers, opt.Caps, summary)
+}
+
+// literalPattern is a pattern of BuildKit's include patterns that matches
+// name alone: store path names may hold "?", which a pattern takes for any
+// character ("*", "[" and backslashes cannot be in them, but are escaped too).
+func literalPattern(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`?*[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // LayerGroups splits the closure into at most max groups, each a layer, so

@@ -466,21 +466,56 @@ func TestHumanSize(t *testing.T) {
 	}
 }
 
+// copiedPaths are the store paths a copy of CopyClosure copies: one to
+// itself, or the store's entries its include patterns name.
+func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
+	t.Helper()
+	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
+		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
+			t.Errorf("copy %s to %s with patterns %q, want the same path", cp.Src, cp.Dest, cp.IncludePatterns)
+		}
+		return []string{cp.Src}
+	}
+	if strings.TrimSuffix(cp.Dest, "/") != StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || cp.AllowWildcard {
+		t.Errorf("copy of the store to %s (contents only: %t, wildcards: %t) with patterns %q, want the named entries to the store",
+			cp.Dest, cp.DirCopyContents, cp.AllowWildcard, cp.IncludePatterns)
+	}
+	var out []string
+	for _, pat := range cp.IncludePatterns {
+		out = append(out, StoreDir+"/"+strings.ReplaceAll(pat, `\`, ""))
+	}
+	return out
+}
+
+func TestLiteralPattern(t *testing.T) {
+	for name, want := range map[string]string{
+		"abc-hello-2.12":         "abc-hello-2.12",
+		"abc-odd+name_v1.0-x?=y": `abc-odd+name_v1.0-x\?=y`,
+		`a*b[c]d\e`:              `a\*b\[c\]d\\e`,
+	} {
+		if got := literalPattern(name); got != want {
+			t.Errorf("literalPattern(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // CopyClosure makes one file op a layer, merged when there are several,
 // copying each store path to itself.
 func TestCopyClosure(t *testing.T) {
 	c := graph(smallClosure...)
 	for _, tt := range []struct {
 		max        int
+		caps       Caps
 		wantLayers int
 		wantMerge  bool
 	}{
 		{max: 1, wantLayers: 1, wantMerge: false},
 		{max: 3, wantLayers: 3, wantMerge: true},
+		{max: 3, caps: Caps{NoCopyPatterns: true}, wantLayers: 3, wantMerge: true},
 		{max: 0, wantLayers: len(c.Paths), wantMerge: true},
 	} {
-		t.Run(fmt.Sprint("max=", tt.max), func(t *testing.T) {
-			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max})
+		t.Run(fmt.Sprintf("max=%d,caps=%+v", tt.max, tt.caps), func(t *testing.T) {
+			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
 			def, err := st.Marshal(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -496,10 +531,12 @@ func TestCopyClosure(t *testing.T) {
 					fileOps++
 					for _, a := range f.GetActions() {
 						if cp := a.GetCopy(); cp != nil {
-							if cp.GetSrc() != cp.GetDest() {
-								t.Errorf("copy %s to %s, want the same path", cp.GetSrc(), cp.GetDest())
+							if tt.caps.NoCopyPatterns && len(cp.IncludePatterns) > 0 {
+								t.Errorf("a copy with include patterns %q, for a BuildKit without them", cp.IncludePatterns)
 							}
-							copied[cp.GetSrc()]++
+							for _, p := range copiedPaths(t, cp) {
+								copied[p]++
+							}
 						}
 					}
 				}
