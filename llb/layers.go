@@ -68,7 +68,10 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 			name = fmt.Sprintf("[closure] %s and %d more", StorePathName(g[0]), len(g)-1)
 		}
 		layer := llb.Scratch().File(action, llb.WithCustomName(name))
-		if opt.Caps.RestampCopies {
+		// Copies a path each into one layer leave /nix/store with the time
+		// the second one added to it: restamped, as on a BuildKit that
+		// stamps no parents, the layer is the one include patterns make.
+		if opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns {
 			// A copy of the whole tree makes /nix and /nix/store itself,
 			// and stamps them after what they hold.
 			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),
