@@ -1,6 +1,7 @@
 package nixllb
 
 import (
+	_ "embed"
 	"fmt"
 
 	"github.com/moby/buildkit/client/llb"
@@ -67,15 +68,10 @@ func Combine(layers []llb.State, caps Caps, name string) llb.State {
 }
 
 // linkScript makes, under /out, a symlink for each TARGET PATH pair of its
-// arguments. It uses only sh, mkdir, dirname and ln, which every nix image
-// has.
-const linkScript = `set -eu
-while [ $# -ge 2 ]; do
-  mkdir -p "/out$(dirname "$2")"
-  ln -s "$1" "/out$2"
-  shift 2
-done
-`
+// arguments (see links.sh).
+//
+//go:embed links.sh
+var linkScript string
 
 // symlinksBy makes the symlink entries on scratch by running ln in linker,
 // for a BuildKit without the symlink file action. Entry paths are absolute.

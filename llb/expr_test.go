@@ -202,7 +202,6 @@ var exprCases = []struct {
 	groups []Group
 }{
 	{
-		// The only golden that shows the helpers; the others elide them.
 		name: "full", system: "x86_64-linux", set: nil,
 		groups: []Group{{Where: "line 2", Installables: []Installable{attrHello}}},
 	},
@@ -270,8 +269,6 @@ var exprCases = []struct {
 // into <...>, it ran the throw.
 const hostileNixPathName = `1;__lessThan=(_:_:throw("INJ"+"ECTED-RAN"));#`
 
-const helpersMarker = "  # [exprHelpers elided: see full.golden]\n"
-
 func TestExprGolden(t *testing.T) {
 	for _, tt := range exprCases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,14 +276,8 @@ func TestExprGolden(t *testing.T) {
 			if again := Expr(tt.system, tt.set, tt.groups); again != got {
 				t.Fatalf("Expr is not deterministic")
 			}
-			if n := strings.Count(got, exprHelpers); n != 1 {
-				t.Fatalf("Expr output holds the helpers %d times, want 1", n)
-			}
 			if n := strings.Count(got, "\n    g"); n != len(tt.groups) {
 				t.Errorf("Expr output has %d groups, want %d", n, len(tt.groups))
-			}
-			if tt.name != "full" {
-				got = strings.Replace(got, exprHelpers, helpersMarker, 1)
 			}
 			golden.Check(t, filepath.Join("testdata", "expr", tt.name+".golden"), []byte(got))
 		})
@@ -324,20 +315,39 @@ func needNix(t *testing.T) {
 	}
 }
 
-// Every generated expression is valid Nix syntax.
+// Every expression the golden tests generate, and every Nix file of the
+// package, is valid Nix syntax.
 func TestExprParsesWithNix(t *testing.T) {
 	needNix(t)
-	dir := t.TempDir()
-	for _, tt := range exprCases {
-		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(dir, tt.name+".nix")
-			if err := os.WriteFile(file, []byte(Expr(tt.system, tt.set, tt.groups)), 0o644); err != nil {
+	goldens, err := filepath.Glob(filepath.Join("testdata", "expr", "*.golden"))
+	if err != nil || len(goldens) < len(exprCases) {
+		t.Fatalf("testdata/expr has %d goldens, want %d: %v", len(goldens), len(exprCases), err)
+	}
+	files, err := filepath.Glob("*.nix")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .nix files in the package: %v", err)
+	}
+	for _, file := range append(goldens, files...) {
+		t.Run(file, func(t *testing.T) {
+			abs, err := filepath.Abs(file)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if out, err := nixInstantiate(t, dir, nil, "--parse", file); err != nil {
+			if out, err := nixInstantiate(t, t.TempDir(), nil, "--parse", abs); err != nil {
 				t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// writeExpr writes a build.nix and helpers.nix beside it into dir.
+func writeExpr(t *testing.T, dir, expr string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, helpersFile), helpersExpr, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -382,9 +392,7 @@ func TestExprEvaluatesWithNix(t *testing.T) {
 		{Where: "line 7", Installables: []Installable{attr("notAPackage", "x")}},
 	}
 	expr := Expr("riscv64-linux", &PackageSet{Kind: NixPath, Ref: "fakepkgs"}, groups)
-	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeExpr(t, dir, expr)
 	env := []string{"NIX_PATH=fakepkgs=" + filepath.Join(dir, "fake")}
 	eval := func(i int) (string, error) {
 		return nixInstantiate(t, dir, env, "--eval", "--strict", "--json", "--expr",
@@ -431,9 +439,7 @@ func TestExprEvaluatesWithNix(t *testing.T) {
 	}
 	// all is every group; with bad ones it fails, so check a good subset.
 	expr = Expr("x86_64-linux", &PackageSet{Kind: NixPath, Ref: "fakepkgs"}, groups[:2])
-	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeExpr(t, dir, expr)
 	got, err := nixInstantiate(t, dir, env, "--eval", "--strict", "--json", "--expr",
 		`builtins.length (import ./build.nix).all`)
 	if err != nil || got != "7" {
@@ -490,9 +496,7 @@ func TestExprContextEvaluatesWithNix(t *testing.T) {
 		t.Fatalf("the expression does not name %s", ContextMount)
 	}
 	expr = strings.ReplaceAll(expr, `"`+ContextMount, `"`+filepath.Join(dir, "context"))
-	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeExpr(t, dir, expr)
 	eval := func(i int) (string, error) {
 		return nixInstantiate(t, dir, nil, "--eval", "--strict", "--json", "--expr",
 			"map (d: d.name + \"!\" + d.outputName) (import ./build.nix)."+GroupAttr(i))
@@ -607,9 +611,7 @@ func TestExprHostileNixPathDoesNotRun(t *testing.T) {
 	needNix(t)
 	dir := t.TempDir()
 	expr := Expr("x86_64-linux", &PackageSet{Kind: NixPath, Ref: hostileNixPathName}, nil)
-	if err := os.WriteFile(filepath.Join(dir, "build.nix"), []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeExpr(t, dir, expr)
 	got, err := nixInstantiate(t, dir, []string{"NIX_PATH="}, "--eval", "--expr", "builtins.seq (import ./build.nix).pkgs true")
 	if err == nil {
 		t.Fatalf("evaluated to %s, want an error", got)

@@ -18,8 +18,16 @@ import (
 // evaluates the same build.nix as the build step, on the same nix image and
 // store cache, so it sees the same derivations; it builds nothing.
 
-//go:embed meta.nix
-var metaExpr []byte
+// The metadata step's files, mounted beside build.nix: meta.sh runs
+// meta.nix (and, for the build closure, drvs.nix) over build.nix.
+var (
+	//go:embed meta.nix
+	metaExpr []byte
+	//go:embed drvs.nix
+	drvsExpr []byte
+	//go:embed meta.sh
+	metaScript []byte
+)
 
 // Files in the metadata step's output.
 const (
@@ -44,49 +52,20 @@ var MetadataFiles = []string{MetaPackages, MetaNixVersion}
 // describes: its output holds MetadataFiles, and MetaBuildClosure when
 // buildClosure is set.
 func NewMetaStep(spec StageSpec, buildClosure bool) llb.State {
-	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
-	script := metaScript
+	exprState := exprDir(spec, "[internal] generate meta.nix",
+		exprFile{"meta.nix", metaExpr}, exprFile{"drvs.nix", drvsExpr}, exprFile{"meta.sh", metaScript})
+	args := []string{"/bin/sh", exprMount + "/meta.sh"}
 	if buildClosure {
-		script += buildClosureScript
+		args = append(args, "build-closure")
 	}
-	exprState := llb.Scratch().File(
-		llb.Mkfile("build.nix", 0o644, []byte(expr)).
-			Mkfile("meta.nix", 0o644, metaExpr).
-			Mkfile("drvs.nix", 0o644, []byte(drvsExpr)).
-			Mkfile("meta.sh", 0o644, []byte(script)),
-		llb.WithCustomName("[internal] generate meta.nix"))
-
 	opts := append([]llb.RunOption{
-		llb.Args([]string{"/bin/sh", exprMount + "/meta.sh"}),
+		llb.Args(args),
 		llb.WithCustomName("[nix] describe " + spec.installables() + " for the SBOM"),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
 	}, spec.nixStepOptions()...)
 	run := spec.Image.Run(opts...)
 	return run.AddMount(metaMount, llb.Scratch())
 }
-
-// metaScript evaluates meta.nix over build.nix. --read-write-mode lets the
-// evaluation add to the store what it must (a flake's source, a context
-// file) in nix 2.8 as in current nix, where --eval alone may not.
-const metaScript = scriptPrelude + `nix --version >"$out/` + MetaNixVersion + `" 2>/dev/null || echo >"$out/` + MetaNixVersion + `"
-logged nix-instantiate --eval --strict --json --read-write-mode ` + exprMount + `/meta.nix --arg build ` + exprMount + `/build.nix >"$out/` + MetaPackages + `"
-`
-
-// drvsExpr is the requested outputs' derivations, as a list that
-// nix-instantiate instantiates and prints, one .drv path a line.
-const drvsExpr = `{ build }: let b = import build; in builtins.concatLists (map (g: b.groups.${g}) (builtins.attrNames b.groups))
-`
-
-// buildClosureScript writes MetaBuildClosure: the derivation closure
-// (nix-store --query --requisites of a .drv: every derivation and source
-// needed to build it) of each requested output's derivation. Evaluation
-// writes the .drv files, so they are there even when the outputs were
-// substituted. Newer nix prints "DRV!OUTPUT" for a non-default output.
-const buildClosureScript = `drvs=$(logged nix-instantiate ` + exprMount + `/drvs.nix --arg build ` + exprMount + `/build.nix | sed 's/!.*//' | sort -u)
-for d in $drvs; do
-  for r in $(logged nix-store --query --requisites "$d"); do printf '%s %s\n' "$d" "$r"; done
-done >"$out/` + MetaBuildClosure + `"
-`
 
 // ReadBuildClosure reads MetaBuildClosure: the requisites of each
 // derivation, every path validated.

@@ -53,7 +53,7 @@ func TestMetaExprEvaluatesWithNix(t *testing.T) {
 		{Where: "line 1", Installables: []Installable{attr("hello"), attr("libfoo", "dev")}},
 		{Where: "line 2", Installables: []Installable{attr("strlic"), attr("broken"), attr("bare")}},
 	}
-	must(os.WriteFile(filepath.Join(dir, "build.nix"), []byte(Expr("x86_64-linux", &PackageSet{Kind: NixPath, Ref: "fakepkgs"}, groups)), 0o644))
+	writeExpr(t, dir, Expr("x86_64-linux", &PackageSet{Kind: NixPath, Ref: "fakepkgs"}, groups))
 	must(os.WriteFile(filepath.Join(dir, "meta.nix"), metaExpr, 0o644))
 	out, err := nixInstantiate(t, dir, []string{"NIX_PATH=fakepkgs=" + filepath.Join(dir, "fake")},
 		"--eval", "--strict", "--json", "meta.nix", "--arg", "build", "./build.nix")

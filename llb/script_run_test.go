@@ -9,18 +9,36 @@ import (
 	"testing"
 )
 
-// scriptEnv is a directory where the build script runs with fake nix tools:
-// its mounts are directories of the test, and store paths are under store.
-type scriptEnv struct {
-	dir, store, out, closure string
-	script                   string
+// officialTools are the commands the nix stage's scripts may run besides
+// nix and the shell's builtins: the official nixos/nix image has nix, bash,
+// coreutils, gnutar, gzip, gnugrep, which, curl, less, wget, man, cacert
+// and findutils, and nothing else (no sed, no awk). The Debian test image
+// has more, so only the tests that run the scripts with these alone on
+// PATH catch a slip.
+var officialTools = []string{
+	"cat", "cp", "cut", "dirname", "head", "ln", "ls", "mkdir", "mkfifo", "rm", "sleep", "sort", "tail",
+	"tee", "timeout", "tr", "uniq", "wc", "grep", "find",
 }
 
-func newScriptEnv(t *testing.T, roots, closure []string) *scriptEnv {
+// scriptEnv is a directory where the nix stage's scripts run with fake nix
+// tools and only officialTools on PATH: the step's mounts are directories
+// of the test, and store paths are under store.
+type scriptEnv struct {
+	dir, store, out, closure, secrets, expr string
+	// env is added to the scripts' environment.
+	env []string
+}
+
+// newScriptEnv makes the directories, the scripts beside build.nix, and
+// fake nix tools: nix-build prints the roots (twice: the script keeps each
+// once), nix-store the closure, nix an empty path-info. tools replace or
+// add fakes, by name, as shell script bodies.
+func newScriptEnv(t *testing.T, roots, closure []string, tools map[string]string) *scriptEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &scriptEnv{dir: dir, store: filepath.Join(dir, "store"), out: filepath.Join(dir, "out"), closure: filepath.Join(dir, "closure")}
-	for _, d := range []string{e.store, e.out, filepath.Join(dir, "bin"), filepath.Join(dir, "expr")} {
+	e := &scriptEnv{dir: dir, store: filepath.Join(dir, "store"), out: filepath.Join(dir, "out"),
+		closure: filepath.Join(dir, "closure"), secrets: filepath.Join(dir, "secrets"), expr: filepath.Join(dir, "expr")}
+	for _, d := range []string{e.store, e.out, e.secrets, e.expr, filepath.Join(dir, "bin")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -32,51 +50,76 @@ func newScriptEnv(t *testing.T, roots, closure []string) *scriptEnv {
 		}
 		return b.String()
 	}
-	if err := os.WriteFile(filepath.Join(dir, "roots"), []byte(abs(roots)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "closure-list"), []byte(abs(closure)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// nix-build prints the roots (twice: the script keeps each once),
-	// nix-store the closure, nix an empty path-info.
-	tools := map[string]string{
+	e.write(t, "roots", abs(roots))
+	e.write(t, "closure-list", abs(closure))
+	fakes := map[string]string{
 		"nix-build": "cat " + filepath.Join(dir, "roots") + " " + filepath.Join(dir, "roots"),
-		"nix-store": "cat " + filepath.Join(dir, "closure-list"),
+		"nix-store": `if [ "$1" = --query ]; then cat ` + filepath.Join(dir, "closure-list") + `; fi`,
 		"nix":       "echo '[]'",
 	}
 	for name, body := range tools {
+		fakes[name] = body
+	}
+	for name, body := range fakes {
 		if err := os.WriteFile(filepath.Join(dir, "bin", name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := strings.NewReplacer(exprMount, filepath.Join(dir, "expr"), metaMount, e.out,
-		closureMount, e.closure, secretDir, filepath.Join(dir, "secrets"))
-	e.script = filepath.Join(dir, "build.sh")
-	if err := os.WriteFile(e.script, []byte(r.Replace(buildScript)), 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range officialTools {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("this machine has no %s to run the scripts with: %v", name, err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range map[string][]byte{"lib.sh": libScript, "build.sh": buildScript, "meta.sh": metaScript} {
+		if err := os.WriteFile(filepath.Join(e.expr, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return e
 }
 
-func (e *scriptEnv) mkfile(t *testing.T, rel string) {
+func (e *scriptEnv) write(t *testing.T, rel, text string) {
 	t.Helper()
-	p := filepath.Join(e.store, rel)
+	p := filepath.Join(e.dir, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(rel), 0o755); err != nil {
+	if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *scriptEnv) run(t *testing.T, shell string) {
+// mkfile makes a file under the store.
+func (e *scriptEnv) mkfile(t *testing.T, rel string) {
 	t.Helper()
-	cmd := exec.Command(shell, e.script, "0")
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"),
-		"NIX_SSL_CERT_FILE=/nonexistent", "SSL_CERT_FILE=/nonexistent")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s build.sh: %v\n%s", shell, err, out)
+	e.write(t, filepath.Join("store", rel), rel)
+}
+
+// run runs a script of the stage with args as the step does, and returns
+// its output and error. A command that is not on the official image fails
+// the test, whatever the script made of its failure.
+func (e *scriptEnv) run(t *testing.T, shell, script string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(shell, append([]string{filepath.Join(e.expr, script)}, args...)...)
+	cmd.Env = append([]string{"PATH=" + filepath.Join(e.dir, "bin"), "HOME=" + e.dir,
+		"NIXFILE_OUT=" + e.out, "NIXFILE_CLOSURE=" + e.closure, "NIXFILE_SECRETS=" + e.secrets,
+		"NIX_SSL_CERT_FILE=/nonexistent", "SSL_CERT_FILE=/nonexistent"}, e.env...)
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "not found") {
+		t.Errorf("%s %s runs a command the official nix image does not have:\n%s", filepath.Base(shell), script, out)
+	}
+	return string(out), err
+}
+
+// mustRun is run that fails the test when the script fails.
+func (e *scriptEnv) mustRun(t *testing.T, shell, script string, args ...string) {
+	t.Helper()
+	if out, err := e.run(t, shell, script, args...); err != nil {
+		t.Fatalf("%s %s: %v\n%s", shell, script, err, out)
 	}
 }
 
@@ -115,12 +158,12 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 	)
 	for _, shell := range shells(t) {
 		t.Run(filepath.Base(shell), func(t *testing.T) {
-			e := newScriptEnv(t, []string{tool, lib}, []string{tool, lib, dep})
+			e := newScriptEnv(t, []string{tool, lib}, []string{tool, lib, dep}, nil)
 			for _, f := range []string{tool + "/bin/tool", tool + "/bin/.hidden", tool + "/bin/*", tool + "/bin/new\nline",
 				tool + "/bin/tab\tbed", decoy + "/bin/decoy", lib + "/lib/x", dep + "/etc/services"} {
 				e.mkfile(t, f)
 			}
-			e.run(t, shell)
+			e.mustRun(t, shell, "build.sh", "0")
 			p := func(n string) string { return filepath.Join(e.store, n) }
 			if got, want := e.read(t, MetaRoots), p(tool)+"\n"+p(lib)+"\n"; got != want {
 				t.Errorf("roots:\n%q\nwant\n%q", got, want)
@@ -143,6 +186,9 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 			if got, want := strings.Join(features, ""), "services\t"+p(dep)+"/etc/services\n"; got != want {
 				t.Errorf("features:\n%q\nwant\n%q", got, want)
 			}
+			if got := e.read(t, MetaPathInfo); got != "[]\n" {
+				t.Errorf("path-info = %q, want nix's", got)
+			}
 			copied, err := os.ReadDir(filepath.Join(e.closure, "nix", "store"))
 			if err != nil {
 				t.Fatal(err)
@@ -154,6 +200,16 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 			if want := []string{tool, lib, dep}; !slices.Equal(names, want) {
 				t.Errorf("copied %q, want exactly the closure %q", names, want)
 			}
+			// What the frontend reads is all there, and nothing half-made.
+			for _, name := range MetaFiles {
+				if _, err := os.Stat(filepath.Join(e.out, name)); err != nil {
+					t.Errorf("the step wrote no %s: %v", name, err)
+				}
+			}
+			left, _ := filepath.Glob(filepath.Join(e.out, ".*"))
+			if len(left) != 0 {
+				t.Errorf("the step left %q in its output", left)
+			}
 		})
 	}
 }
@@ -164,8 +220,8 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 func TestBuildScriptNoOutputs(t *testing.T) {
 	for _, shell := range shells(t) {
 		t.Run(filepath.Base(shell), func(t *testing.T) {
-			e := newScriptEnv(t, nil, nil)
-			e.run(t, shell)
+			e := newScriptEnv(t, nil, nil, nil)
+			e.mustRun(t, shell, "build.sh", "0")
 			for _, name := range []string{MetaRoots, MetaClosure} {
 				if got := e.read(t, name); got != "" {
 					t.Errorf("%s = %q, want empty", name, got)
@@ -175,5 +231,125 @@ func TestBuildScriptNoOutputs(t *testing.T) {
 				t.Errorf("the closure mount has no nix/store: %v", err)
 			}
 		})
+	}
+}
+
+// When the build fails, the script evaluates the package set, then each
+// group, and stops at the first that fails: MetaEvaluating names it, and
+// MetaGroups maps the groups before it to their derivations, as
+// FailedGroups reads them. nix's message is in MetaLog.
+func TestBuildScriptFailureNamesTheGroup(t *testing.T) {
+	const drv = "/nix/store/00000000000000000000000000000000-hello.drv"
+	for _, shell := range shells(t) {
+		t.Run(filepath.Base(shell), func(t *testing.T) {
+			e := newScriptEnv(t, nil, nil, map[string]string{
+				"nix-build": `echo "error: builder for '` + drv + `' failed" >&2; exit 1`,
+				// The set evaluates; group 0 is hello, group 1 fails.
+				"nix-instantiate": `case "$*" in *groups.g0*) echo ` + drv + ` ;; *groups.g1*) exit 1 ;; esac`,
+			})
+			if out, err := e.run(t, shell, "build.sh", EvaluatingSet, "0", "1", "2"); err == nil {
+				t.Fatalf("build.sh succeeded with a failing build:\n%s", out)
+			}
+			if got := e.read(t, MetaEvaluating); got != "1\n" {
+				t.Errorf("evaluating = %q, want group 1", got)
+			}
+			if got, want := e.read(t, MetaGroups), "0 "+drv+"!out\n"; got != want {
+				t.Errorf("groups = %q, want %q", got, want)
+			}
+			if got := FailedGroups([]byte(e.read(t, MetaGroups)), e.read(t, MetaLog)); !slices.Equal(got, []int{0}) {
+				t.Errorf("FailedGroups = %v, want [0]", got)
+			}
+		})
+	}
+}
+
+// Past NIXFILE_NIX_TIMEOUT the nix build is stopped, and the log says why.
+func TestBuildScriptTimeout(t *testing.T) {
+	e := newScriptEnv(t, nil, nil, map[string]string{"nix-build": "sleep 30"})
+	e.env = append(e.env, TimeoutArg+"=1")
+	out, err := e.run(t, shells(t)[0], "build.sh", "0")
+	if err == nil {
+		t.Fatalf("build.sh succeeded past its time limit:\n%s", out)
+	}
+	if want := "ran past its time limit of 1 s (build arg " + TimeoutArg + ")"; !strings.Contains(e.read(t, MetaLog), want) {
+		t.Errorf("nix.log:\n%s\nwant it to say %q", e.read(t, MetaLog), want)
+	}
+}
+
+// The secrets and the user's settings reach nix through NIX_CONFIG, after
+// nixfile's own, the user's last.
+func TestBuildScriptNixConfig(t *testing.T) {
+	e := newScriptEnv(t, nil, nil, nil)
+	configFile := filepath.Join(e.dir, "nix-config")
+	e.write(t, "bin/nix-build", "#!/bin/sh\nprintf '%s' \"$NIX_CONFIG\" >"+configFile+"\n")
+	e.write(t, filepath.Join("secrets", SecretNetrc), "machine example.com\n")
+	e.write(t, filepath.Join("secrets", SecretAccessTokens), "github.com=ghp_x")
+	e.env = append(e.env, "NIX_CONFIG=image-setting = 1", "NIXFILE_NIX_CONFIG=user-setting = 2")
+	e.mustRun(t, shells(t)[0], "build.sh", "0")
+	got, err := os.ReadFile(configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "image-setting = 1\nextra-experimental-features = nix-command flakes\nnetrc-file = " + e.secrets + "/" + SecretNetrc +
+		"\naccess-tokens = github.com=ghp_x\nuser-setting = 2"
+	if string(got) != want {
+		t.Errorf("NIX_CONFIG =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// The metadata step writes what ReadMetadata reads and, with
+// build-closure, each derivation's requisites: the derivation once, with
+// the output nix may print after it taken off.
+func TestMetaScript(t *testing.T) {
+	const (
+		a = "/nix/store/00000000000000000000000000000000-a.drv"
+		b = "/nix/store/11111111111111111111111111111111-b.drv"
+	)
+	for _, shell := range shells(t) {
+		t.Run(filepath.Base(shell), func(t *testing.T) {
+			e := newScriptEnv(t, nil, nil, map[string]string{
+				"nix":             "echo 'nix (Nix) 2.99.1'",
+				"nix-instantiate": `case "$1" in --eval) echo '[]' ;; *) printf '%s\n' ` + a + ` ` + b + `'!dev' ` + a + `'!out' ;; esac`,
+				"nix-store":       `echo "$3"; echo "$3-req"`,
+			})
+			e.mustRun(t, shell, "meta.sh")
+			if _, err := os.Stat(filepath.Join(e.out, MetaBuildClosure)); err == nil {
+				t.Errorf("meta.sh without build-closure wrote %s", MetaBuildClosure)
+			}
+			e.mustRun(t, shell, "meta.sh", "build-closure")
+			if got := e.read(t, MetaNixVersion); got != "nix (Nix) 2.99.1\n" {
+				t.Errorf("nix-version = %q", got)
+			}
+			if got := e.read(t, MetaPackages); got != "[]\n" {
+				t.Errorf("packages.json = %q", got)
+			}
+			want := a + " " + a + "\n" + a + " " + a + "-req\n" + b + " " + b + "\n" + b + " " + b + "-req\n"
+			if got := e.read(t, MetaBuildClosure); got != want {
+				t.Errorf("build-closure =\n%s\nwant\n%s", got, want)
+			}
+			left, _ := filepath.Glob(filepath.Join(e.out, ".*"))
+			if len(left) != 0 {
+				t.Errorf("the step left %q in its output", left)
+			}
+		})
+	}
+}
+
+// shellcheck finds nothing in the scripts (Debian's shellcheck; hack/test
+// installs it).
+func TestScriptsShellcheck(t *testing.T) {
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("shellcheck is not installed: hack/test installs it")
+		}
+		t.Skip("shellcheck is not installed: apt-get install shellcheck, or run hack/test")
+	}
+	scripts, err := filepath.Glob("*.sh")
+	if err != nil || len(scripts) < 4 {
+		t.Fatalf("the package has %d scripts, want lib.sh, build.sh, meta.sh and links.sh: %v", len(scripts), err)
+	}
+	out, err := exec.Command("shellcheck", append([]string{"--external-sources", "--shell=sh"}, scripts...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("shellcheck %s: %v\n%s", strings.Join(scripts, " "), err, out)
 	}
 }

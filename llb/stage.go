@@ -2,6 +2,7 @@ package nixllb
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -138,20 +139,40 @@ const TimeoutArg = "NIXFILE_NIX_TIMEOUT"
 // runner, and ends a hung one on the same day.
 const DefaultTimeout = 3 * 60 * 60
 
-// nixConfig is added to every nix command's settings rather than relying
-// on the nix image's nix.conf: the official image and a Debian one differ.
-const nixConfig = `extra-experimental-features = nix-command flakes`
+// The nix steps' scripts and the Nix files beside build.nix: files of this
+// package, mounted with the generated build.nix at exprMount. Their inputs
+// are the steps' arguments and environment (see each file's header).
+var (
+	//go:embed lib.sh
+	libScript []byte
+	//go:embed build.sh
+	buildScript []byte
+)
+
+// exprFile is a file of exprMount.
+type exprFile struct {
+	name string
+	data []byte
+}
+
+// exprDir is a nix step's exprMount: the generated build.nix, helpers.nix
+// and lib.sh, and files.
+func exprDir(spec StageSpec, name string, files ...exprFile) llb.State {
+	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
+	files = append([]exprFile{{"build.nix", []byte(expr)}, {helpersFile, helpersExpr}, {"lib.sh", libScript}}, files...)
+	var fa *llb.FileAction
+	for _, f := range files {
+		fa = fa.Mkfile(f.name, 0o644, f.data)
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName(name))
+}
 
 // NewStage returns the nix stage: one step that loads the package set,
 // evaluates each group (so an error names its line), builds every requested
 // output in one nix invocation, and writes the closure list to Meta.
 func NewStage(spec StageSpec) Stage {
-	expr := Expr(spec.System, spec.PackageSet, groupsOf(spec.Groups))
 	// The scripts are files, so a failed step's error names a short command.
-	exprState := llb.Scratch().File(
-		llb.Mkfile("build.nix", 0o644, []byte(expr)).
-			Mkfile("build.sh", 0o644, []byte(buildScript)),
-		llb.WithCustomName("[internal] generate build.nix"))
+	exprState := exprDir(spec, "[internal] generate build.nix", exprFile{"build.sh", buildScript})
 
 	// One nix step loads the package set, evaluates each group and builds
 	// them all: a step is a container start, and nothing is cached between
@@ -169,6 +190,7 @@ func NewStage(spec StageSpec) Stage {
 		llb.Args(args),
 		llb.WithCustomName("[nix] build " + spec.installables()),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
+		llb.AddEnv("NIXFILE_CLOSURE", closureMount),
 	}, spec.nixStepOptions()...)
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
 		for _, m := range spec.Groups[0].Opts {
@@ -233,7 +255,7 @@ func seedStore(image llb.State) llb.State {
 // the user's nix settings, the context, --no-cache and --network. A step
 // that evaluates the package set needs all of them as the build does.
 func (spec StageSpec) nixStepOptions() []llb.RunOption {
-	var opts []llb.RunOption
+	opts := []llb.RunOption{llb.AddEnv("NIXFILE_OUT", metaMount), llb.AddEnv("NIXFILE_SECRETS", secretDir)}
 	// Secrets are mounted, never copied: they are in no layer, no cache key
 	// and no cache.
 	for _, id := range Secrets {
@@ -296,127 +318,3 @@ func groupsOf(sg []StageGroup) []Group {
 	}
 	return out
 }
-
-// The scripts run with the nix image's own shell and PATH, and use only
-// what the official image has besides nix: bash, coreutils, grep, findutils
-// (no sed, no awk). nix-build builds the chosen output of each
-// derivation and prints its path; nix-instantiate prints drv!output for it
-// (a bare drv for "out"); both work alike in nix 2.8 and in current nix.
-//
-// nix's stderr goes to the build log as it comes and to MetaLog, so that
-// when a step fails the frontend can put nix's own message in the error.
-// Globbing is off (set -f): store path names may hold "?", and the lists
-// of store paths are expanded unquoted to be split into arguments (store
-// paths have no blanks).
-const scriptPrelude = `set -euf
-NIX_CONFIG="${NIX_CONFIG:-}
-` + nixConfig + `"
-if [ -f ` + secretDir + `/` + SecretNetrc + ` ]; then
-  NIX_CONFIG="$NIX_CONFIG
-netrc-file = ` + secretDir + `/` + SecretNetrc + `"
-fi
-if [ -f ` + secretDir + `/` + SecretAccessTokens + ` ]; then
-  NIX_CONFIG="$NIX_CONFIG
-access-tokens = $(cat ` + secretDir + `/` + SecretAccessTokens + `)"
-fi
-NIX_CONFIG="$NIX_CONFIG
-${NIXFILE_NIX_CONFIG:-}"
-export NIX_CONFIG
-out=` + metaMount + `
-nl='
-'
-tab=$(printf '\t')
-logged() {
-  rm -f "$out/.fifo"; mkfifo "$out/.fifo"
-  tee -a "$out/` + MetaLog + `" <"$out/.fifo" >&2 &
-  if "$@" 2>"$out/.fifo"; then st=0; else st=$?; fi
-  wait
-  rm -f "$out/.fifo"
-  return $st
-}
-`
-
-// buildScript builds every group its arguments name in one nix invocation
-// (the package set loads once), and reports the closure.
-//
-// Only when that fails does it look for the line to blame: it evaluates
-// each alone (EvaluatingSet: the package set), recording it in
-// MetaEvaluating, and stops at the first that fails; when all evaluate, the
-// build failed, and MetaGroups maps each line's derivations for the
-// frontend to match with those nix names (FailedGroups). nix's message is
-// the one of the whole build, in MetaLog.
-// Store paths have no blanks, so one cp copies the whole closure out.
-const buildScript = scriptPrelude + `all=
-for a in "$@"; do if [ "$a" != ` + EvaluatingSet + ` ]; then all="$all -A groups.g$a"; fi; done
-limited() {
-  if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
-}
-st=0
-roots=$(logged limited nix-build ` + exprMount + `/build.nix --no-out-link $all) || st=$?
-if [ "$st" = 124 ] || [ "$st" = 137 ]; then
-  echo "error: nixfile: the nix build ran past its time limit of $NIXFILE_NIX_TIMEOUT s (build arg ` + TimeoutArg + `) and was stopped" | tee -a "$out/` + MetaLog + `" >&2
-  exit 1
-fi
-if [ "$st" != 0 ]; then
-  for a in "$@"; do
-    echo "$a" >"$out/` + MetaEvaluating + `"
-    if [ "$a" = ` + EvaluatingSet + ` ]; then
-      nix-instantiate --eval --expr 'builtins.seq (import ` + exprMount + `/build.nix).pkgs true' >/dev/null 2>&1 || exit 1
-    else
-      drvs=$(nix-instantiate ` + exprMount + `/build.nix -A "groups.g$a" 2>/dev/null) || exit 1
-      for d in $drvs; do
-        case "$d" in *.drv) echo "$a $d!out" ;; *) echo "$a $d" ;; esac
-      done >>"$out/` + MetaGroups + `"
-    fi
-  done
-  rm -f "$out/` + MetaEvaluating + `"
-  exit 1
-fi
-if [ -z "$roots" ]; then
-  # Nothing to copy: the frontend reports the empty closure at its lines.
-  : >"$out/` + MetaRoots + `"; : >"$out/` + MetaClosure + `"
-  mkdir -p ` + closureMount + `/nix/store
-  exit 0
-fi
-printf '%s\n' "$roots" | sort -u >"$out/` + MetaRoots + `"
-# Each root once: two lines may name the same package.
-roots=$(cat "$out/` + MetaRoots + `")
-logged nix-store --query --requisites $roots >"$out/.closure"
-sort -u "$out/.closure" >"$out/` + MetaClosure + `" && rm "$out/.closure"
-for r in $roots; do if [ -d "$r/bin" ]; then echo "$r"; fi; done | sort -u >"$out/` + MetaBins + `"
-for r in $roots; do
-  if [ -d "$r/bin" ]; then
-    set +f
-    for f in "$r"/bin/* "$r"/bin/.[!.]*; do
-      # A name with a newline or tab would break the list (and is no command).
-      case "${f##*/}" in *"$nl"* | *"$tab"*) continue ;; esac
-      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\t%s\n' "$r" "${f##*/}"; fi
-    done
-    set -f
-  fi
-done >"$out/` + MetaBinEntries + `"
-while read -r p; do
-  if [ -f "$p/etc/ssl/certs/ca-bundle.crt" ]; then printf 'cacert\t%s\n' "$p/etc/ssl/certs/ca-bundle.crt"; fi
-  if [ -d "$p/share/zoneinfo" ]; then printf 'zoneinfo\t%s\n' "$p/share/zoneinfo"; fi
-  if [ -f "$p/etc/services" ]; then printf 'services\t%s\n' "$p/etc/services"; fi
-  if [ -f "$p/etc/protocols" ]; then printf 'protocols\t%s\n' "$p/etc/protocols"; fi
-done <"$out/` + MetaClosure + `" >"$out/` + MetaFeatures + `"
-if ! grep -q '^cacert' "$out/` + MetaFeatures + `"; then
-  for f in "${NIX_SSL_CERT_FILE:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt /nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt; do
-    if [ -n "$f" ] && [ -f "$f" ]; then
-      cp -L "$f" "$out/` + MetaImageCACert + `"
-      printf 'image-cacert\t%s\n' "$f" >>"$out/` + MetaFeatures + `"
-      break
-    fi
-  done
-fi
-logged nix path-info --json --recursive $roots >"$out/` + MetaPathInfo + `" || echo '[]' >"$out/` + MetaPathInfo + `"
-# The store cache is shared by every build on the daemon, whose builders
-# run as root: what leaves is checked against the hashes nix recorded.
-if ! logged nix-store --verify-path $(cat "$out/` + MetaClosure + `"); then
-  echo "error: nixfile: a store path of the closure is not what nix built or fetched: the store cache was altered by another build" | tee -a "$out/` + MetaLog + `" >&2
-  exit 1
-fi
-mkdir -p ` + closureMount + `/nix/store
-cp -a $(cat "$out/` + MetaClosure + `") ` + closureMount + `/nix/store/
-`

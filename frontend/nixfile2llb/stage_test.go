@@ -176,7 +176,8 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 			}
 			exprOp, _ := g.mountInput(e, m)
 			files := mkfiles(exprOp)
-			for _, f := range []string{"/build.nix", "/build.sh"} {
+			// build.sh and the Nix helpers are files beside build.nix.
+			for _, f := range []string{"/build.nix", "/helpers.nix", "/build.sh", "/lib.sh"} {
 				if _, ok := files[f]; !ok {
 					t.Errorf("%v: /nixfile/expr has no %s (has %v)", args, f, files)
 				}

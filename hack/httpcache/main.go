@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,6 +71,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.URL.Path = "/" + p
 		}
 	}
+	// Clean before the auth check: the file server cleans too, so
+	// /public/../private/x would otherwise reach a private file unasked.
+	r.URL.Path = path.Clean("/" + r.URL.Path)
 	switch {
 	case h.authPrefix != "" && strings.HasPrefix(r.URL.Path, h.authPrefix) && !h.authorized(r):
 		rec.Header().Set("WWW-Authenticate", `Basic realm="private cache"`)

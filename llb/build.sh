@@ -1,0 +1,109 @@
+# shellcheck shell=sh
+# build.sh [set] [GROUP...]: the nix stage's build step. It builds every
+# group of build.nix (beside it) its arguments name in one nix invocation
+# (the package set loads once), and reports the closure in $NIXFILE_OUT
+# (files named as the Meta* constants of stage.go say) and copies it to
+# $NIXFILE_CLOSURE/nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
+# nix build past that many seconds.
+#
+# Only when the build fails does it look for the line to blame: it
+# evaluates each argument alone ("set": the package set), recording it in
+# "evaluating", and stops at the first that fails; when all evaluate, the
+# build failed, and "groups" maps each line's derivations for the frontend
+# to match with those nix names. nix's message is the one of the whole
+# build, in nix.log.
+here=${0%/*}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+closure=${NIXFILE_CLOSURE:?NIXFILE_CLOSURE is not set}
+nl='
+'
+tab=$(printf '\t')
+
+all=
+for a in "$@"; do
+  if [ "$a" != set ]; then all="$all -A groups.g$a"; fi
+done
+limited() {
+  if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
+}
+st=0
+# $all is words of our own: -A and attribute names without blanks.
+# shellcheck disable=SC2086
+roots=$(logged limited nix-build "$here/build.nix" --no-out-link $all) || st=$?
+if [ "$st" = 124 ] || [ "$st" = 137 ]; then
+  echo "error: nixfile: the nix build ran past its time limit of $NIXFILE_NIX_TIMEOUT s (build arg NIXFILE_NIX_TIMEOUT) and was stopped" | tee -a "$out/nix.log" >&2
+  exit 1
+fi
+if [ "$st" != 0 ]; then
+  for a in "$@"; do
+    echo "$a" >"$out/evaluating"
+    if [ "$a" = set ]; then
+      nix-instantiate --eval --argstr build "$here/build.nix" --expr '{ build }: builtins.seq (import build).pkgs true' >/dev/null 2>&1 || exit 1
+    else
+      drvs=$(nix-instantiate "$here/build.nix" -A "groups.g$a" 2>/dev/null) || exit 1
+      for d in $drvs; do
+        case "$d" in *.drv) echo "$a $d!out" ;; *) echo "$a $d" ;; esac
+      done >>"$out/groups"
+    fi
+  done
+  rm -f "$out/evaluating"
+  exit 1
+fi
+if [ -z "$roots" ]; then
+  # Nothing to copy: the frontend reports the empty closure at its lines.
+  : >"$out/roots"
+  : >"$out/closure"
+  mkdir -p "$closure/nix/store"
+  exit 0
+fi
+# Each root once: two lines may name the same package.
+printf '%s\n' "$roots" | sort -u >"$out/roots"
+roots=$(cat "$out/roots")
+# The lists of store paths are split on purpose (set -f: no globbing).
+# shellcheck disable=SC2086
+logged nix-store --query --requisites $roots >"$out/.closure"
+sort -u "$out/.closure" >"$out/closure"
+rm "$out/.closure"
+for r in $roots; do
+  if [ -d "$r/bin" ]; then echo "$r"; fi
+done | sort -u >"$out/bins"
+for r in $roots; do
+  if [ -d "$r/bin" ]; then
+    set +f
+    for f in "$r"/bin/* "$r"/bin/.[!.]*; do
+      # A name with a newline or tab would break the list (and is no command).
+      case "${f##*/}" in *"$nl"* | *"$tab"*) continue ;; esac
+      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\t%s\n' "$r" "${f##*/}"; fi
+    done
+    set -f
+  fi
+done >"$out/bin-entries"
+while read -r p; do
+  if [ -f "$p/etc/ssl/certs/ca-bundle.crt" ]; then printf 'cacert\t%s\n' "$p/etc/ssl/certs/ca-bundle.crt"; fi
+  if [ -d "$p/share/zoneinfo" ]; then printf 'zoneinfo\t%s\n' "$p/share/zoneinfo"; fi
+  if [ -f "$p/etc/services" ]; then printf 'services\t%s\n' "$p/etc/services"; fi
+  if [ -f "$p/etc/protocols" ]; then printf 'protocols\t%s\n' "$p/etc/protocols"; fi
+done <"$out/closure" >"$out/features"
+if ! grep -q '^cacert' "$out/features"; then
+  for f in "${NIX_SSL_CERT_FILE:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt /nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt; do
+    if [ -n "$f" ] && [ -f "$f" ]; then
+      cp -L "$f" "$out/ca-bundle.crt"
+      printf 'image-cacert\t%s\n' "$f" >>"$out/features"
+      break
+    fi
+  done
+fi
+# shellcheck disable=SC2086
+logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[]' >"$out/path-info.json"
+# The store cache is shared by every build on the daemon, whose builders
+# run as root: what leaves is checked against the hashes nix recorded.
+# shellcheck disable=SC2046
+if ! logged nix-store --verify-path $(cat "$out/closure"); then
+  echo "error: nixfile: a store path of the closure is not what nix built or fetched: the store cache was altered by another build" | tee -a "$out/nix.log" >&2
+  exit 1
+fi
+# Store paths have no blanks, so one cp copies the whole closure out.
+mkdir -p "$closure/nix/store"
+# shellcheck disable=SC2046
+cp -a $(cat "$out/closure") "$closure/nix/store/"

@@ -1,0 +1,49 @@
+# shellcheck shell=sh
+# lib.sh: what the nix stage's scripts share, sourced by build.sh and
+# meta.sh. Its inputs are the step's environment:
+#   NIXFILE_OUT         the directory of the files the frontend reads back
+#   NIXFILE_SECRETS     where the build secrets (netrc, nix-access-tokens) are
+#   NIXFILE_NIX_CONFIG  the user's nix settings, if any
+#
+# The scripts run with the nix image's own shell and PATH, and use only
+# what the official image has besides nix: bash, coreutils, grep, findutils
+# (no sed, no awk). nix-build builds the chosen output of each derivation
+# and prints its path; nix-instantiate prints drv!output for it (a bare drv
+# for "out"); both work alike in nix 2.8 and in current nix.
+#
+# Globbing is off (set -f): store path names may hold "?", and the lists of
+# store paths are expanded unquoted to be split into arguments (store paths
+# have no blanks).
+set -euf
+
+out=${NIXFILE_OUT:?NIXFILE_OUT is not set}
+secrets=${NIXFILE_SECRETS:?NIXFILE_SECRETS is not set}
+
+# nixfile's own settings, after the image's nix.conf (the official image's
+# and a Debian one's differ), then the secrets', then the user's.
+NIX_CONFIG="${NIX_CONFIG:-}
+extra-experimental-features = nix-command flakes"
+if [ -f "$secrets/netrc" ]; then
+  NIX_CONFIG="$NIX_CONFIG
+netrc-file = $secrets/netrc"
+fi
+if [ -f "$secrets/nix-access-tokens" ]; then
+  NIX_CONFIG="$NIX_CONFIG
+access-tokens = $(cat "$secrets/nix-access-tokens")"
+fi
+NIX_CONFIG="$NIX_CONFIG
+${NIXFILE_NIX_CONFIG:-}"
+export NIX_CONFIG
+
+# logged runs a command with its stderr both in the build log, as it comes,
+# and in nix.log, so that when a step fails the frontend can put nix's own
+# message in the error.
+logged() {
+  rm -f "$out/.fifo"
+  mkfifo "$out/.fifo"
+  tee -a "$out/nix.log" <"$out/.fifo" >&2 &
+  if "$@" 2>"$out/.fifo"; then logged_st=0; else logged_st=$?; fi
+  wait
+  rm -f "$out/.fifo"
+  return $logged_st
+}
