@@ -41,12 +41,11 @@ func TestNixBuildTimeLimit(t *testing.T) {
 	}
 }
 
-// A build that rewrites a store path in the shared store cache does not
-// poison a later build of another Nixfile: the closure is checked against
-// the hashes nix recorded before it leaves the nix stage.
-func TestAlteredStoreIsRefused(t *testing.T) {
-	bed := testbed.Require(t)
-	nonce := fmt.Sprint(time.Now().UnixNano())
+// storeAttack is a Nixfile context whose attack.nix builds a derivation
+// that rewrites the output of victim.nix (its input) in the store; a
+// Nixfile of BUILD victim.nix then uses that output.
+func storeAttack(t *testing.T) (nonce string, with func(nixfile string) string) {
+	nonce = fmt.Sprint(time.Now().UnixNano())
 	victim := `derivation {
   name = "victim-` + nonce + `";
   system = builtins.currentSystem;
@@ -61,18 +60,61 @@ func TestAlteredStoreIsRefused(t *testing.T) {
   args = [ "-c" "/bin/chmod u+w ${victim} && echo POISONED >${victim} && echo done >$out" ];
 }
 `
-	files := map[string]string{"victim.nix": victim, "attack.nix": attack}
-	with := func(nixfile string) map[string]string {
-		m := map[string]string{"Nixfile": nixfile}
-		for k, v := range files {
-			m[k] = v
-		}
-		return m
+	return nonce, func(nixfile string) string {
+		return writeContext(t, map[string]string{"Nixfile": nixfile, "victim.nix": victim, "attack.nix": attack})
 	}
-	if _, err := build(t, bed, writeContext(t, with("ROOTFS none\nBUILD attack.nix\n")), buildOpts{}); err != nil {
+}
+
+// checkVictim asserts that an image holds the victim's true content.
+func checkVictim(t *testing.T, img *image, nonce string) {
+	t.Helper()
+	found := false
+	for p, f := range img.files {
+		if strings.HasSuffix(p, "-victim-"+nonce) {
+			found = true
+			if string(f.data) != "genuine\n" {
+				t.Errorf("/%s holds %q, want genuine", p, f.data)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no victim path in the image: %v", img.storeEntries())
+	}
+}
+
+// The official nix image builds as its nixbld users (so does the bed's
+// default image): a builder cannot write a store path, so a Nixfile cannot
+// alter the shared store cache for the next one.
+func TestBuildUsersCannotWriteTheStore(t *testing.T) {
+	bed := testbed.Require(t)
+	nonce, with := storeAttack(t)
+	_, err := build(t, bed, with("ROOTFS none\nBUILD attack.nix\n"), buildOpts{})
+	if err == nil {
+		t.Fatal("a builder rewrote a store path: the nix image does not build as its build users")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "Operation not permitted") || !strings.Contains(msg, "attack-"+nonce) {
+		t.Errorf("the attack failed, but not on the store's permissions:\n%s", msg)
+	}
+	img, err := build(t, bed, with("ROOTFS none\nBUILD victim.nix\n"), buildOpts{})
+	if err != nil {
+		t.Fatalf("the victim's build after the attack: %v", err)
+	}
+	checkVictim(t, img, nonce)
+}
+
+// In a nix image without build users nix builds as root, and a builder can
+// rewrite a store path in the shared store cache. That does not poison a
+// later build of another Nixfile: the closure is checked against the
+// hashes nix recorded before it leaves the nix stage. The bed's nix 2.8
+// image is such an image.
+func TestAlteredStoreIsRefused(t *testing.T) {
+	bed := testbed.Require(t)
+	asRoot := map[string]string{"build-arg:NIX_IMAGE": bed.RequireNix28(t)}
+	nonce, with := storeAttack(t)
+	if _, err := build(t, bed, with("ROOTFS none\nBUILD attack.nix\n"), buildOpts{attrs: asRoot}); err != nil {
 		t.Fatalf("the attacking build: %v", err)
 	}
-	_, err := build(t, bed, writeContext(t, with("ROOTFS none\nBUILD victim.nix\n")), buildOpts{})
+	_, err := build(t, bed, with("ROOTFS none\nBUILD victim.nix\n"), buildOpts{attrs: asRoot})
 	if err == nil {
 		t.Fatal("the victim's build succeeded on an altered store")
 	}
@@ -80,21 +122,10 @@ func TestAlteredStoreIsRefused(t *testing.T) {
 		t.Errorf("the error does not name the altered path and say what happened:\n%s", msg)
 	}
 	// A store of its own is not the altered one: the true content.
-	img, err := build(t, bed, writeContext(t, with("ROOTFS none\nBUILD victim.nix\n")),
-		buildOpts{attrs: map[string]string{"build-arg:NIXFILE_STORE": "private-" + nonce}})
+	asRoot["build-arg:NIXFILE_STORE"] = "private-" + nonce
+	img, err := build(t, bed, with("ROOTFS none\nBUILD victim.nix\n"), buildOpts{attrs: asRoot})
 	if err != nil {
 		t.Fatalf("the victim's build on a store of its own: %v", err)
 	}
-	found := false
-	for p, f := range img.files {
-		if strings.HasSuffix(p, "-victim-"+nonce) {
-			found = true
-			if string(f.data) != "genuine\n" {
-				t.Errorf("/%s holds %q on a store of its own, want genuine", p, f.data)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no victim path in the image: %v", img.storeEntries())
-	}
+	checkVictim(t, img, nonce)
 }
