@@ -29,6 +29,9 @@ type Caps struct {
 	// capability tells those BuildKits apart; the symlink file action came
 	// one release later, so its absence stands for them.
 	RestampCopies bool
+	// NoCopyPatterns copies a layer's store paths one by one, for a
+	// BuildKit whose copies take no include patterns.
+	NoCopyPatterns bool
 }
 
 // CapsOf reads Caps from the LLB capabilities a BuildKit reports; nil is
@@ -38,9 +41,10 @@ func CapsOf(cs *apicaps.CapSet) Caps {
 		return Caps{}
 	}
 	return Caps{
-		NoMergeOp:     cs.Supports(pb.CapMergeOp) != nil,
-		NoSymlink:     cs.Supports(pb.CapFileSymlinkCreate) != nil,
-		RestampCopies: cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		NoMergeOp:      cs.Supports(pb.CapMergeOp) != nil,
+		NoSymlink:      cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		RestampCopies:  cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		NoCopyPatterns: cs.Supports(pb.CapFileCopyIncludeExcludePatterns) != nil,
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 	ContextDir
 	// Tarball is an https tarball URL, with an optional sha256.
 	Tarball
+	// ContextFlake is a flake directory of the build context; its
+	// legacyPackages.<system> is the set.
+	ContextFlake
 )
 
 // PackageSet is what PACKAGES attribute paths are looked up in.
@@ -40,6 +43,11 @@ type PackageSet struct {
 	Kind   SourceKind
 	Ref    string // NIX_PATH name, flake ref, context-relative dir or URL
 	SHA256 string // Tarball only, optional
+}
+
+// ReadsContext reports whether the set is read from the build context.
+func (s *PackageSet) ReadsContext() bool {
+	return s != nil && (s.Kind == ContextDir || s.Kind == ContextFlake)
 }
 
 // InstallableKind says what an Installable names.
@@ -52,50 +60,39 @@ const (
 	FlakeOutput
 	// File is a .nix file of the build context, or attributes of it.
 	File
+	// ContextFlakeOutput is an output of a flake directory of the build
+	// context.
+	ContextFlakeOutput
 )
 
 // Installable is one thing to build.
 type Installable struct {
 	Kind InstallableKind
 	// Attr is the attribute path: in the package set (Attr), the flake's
-	// fragment (FlakeOutput; empty means the default package), or in the
-	// file's value (File; empty means the whole value).
+	// fragment (FlakeOutput, ContextFlakeOutput; empty means the default
+	// package), or in the file's value (File; empty means the whole value).
 	Attr []string
-	// Flake is the flake reference (FlakeOutput). A reference to the build
-	// context is made absolute by the caller (see ContextFlakeRef).
+	// Flake is the flake reference (FlakeOutput).
 	Flake string
-	// Path is the file, relative to the build context (File).
+	// Path is the file (File) or the flake's directory
+	// (ContextFlakeOutput), relative to the build context.
 	Path string
+	// Name is the installable as the Nixfile names it, for progress lines;
+	// empty is its attribute path.
+	Name string
 }
 
-// String is the installable as a user wrote it, for progress lines.
-func (i Installable) String() string {
-	attr := FormatAttrPath(i.Attr)
-	switch i.Kind {
-	case FlakeOutput:
-		ref := i.Flake
-		if ref == "path:"+ContextMount {
-			ref = "."
-		} else if rel, ok := strings.CutPrefix(ref, "path:"+ContextMount+"/"); ok {
-			ref = "./" + rel
-		}
-		return ref + "#" + attr
-	case File:
-		if attr == "" {
-			return i.Path
-		}
-		return i.Path + ":" + attr
-	}
-	return attr
-}
+// ReadsContext reports whether the installable is read from the build
+// context.
+func (i Installable) ReadsContext() bool { return i.Kind == File || i.Kind == ContextFlakeOutput }
 
 // ContextMount is where the build context is mounted in the nix stage.
 const ContextMount = "/nixfile/context"
 
-// ContextFlakeRef turns a flake reference to the build context (".",
-// "./sub") into one nix can read inside the stage.
-func ContextFlakeRef(rel string) string {
-	rel = strings.TrimPrefix(strings.TrimPrefix(rel, "path:"), "./")
+// contextFlakeRef is a flake reference nix reads inside the stage for a
+// directory of the build context.
+func contextFlakeRef(rel string) string {
+	rel = strings.TrimPrefix(rel, "./")
 	if rel == "." || rel == "" {
 		return "path:" + ContextMount
 	}
@@ -303,6 +300,8 @@ func packageSetExpr(set *PackageSet) string {
 			nixString(set.Ref), nixString("nixfile: the flake "+set.Ref+" has no legacyPackages or packages for ")+" + system")
 	case ContextDir:
 		return fmt.Sprintf("callSet %s", contextPath(set.Ref))
+	case ContextFlake:
+		return packageSetExpr(&PackageSet{Kind: FlakeRef, Ref: contextFlakeRef(set.Ref)})
 	case Tarball:
 		args := "url = " + nixString(set.Ref) + ";"
 		if set.SHA256 != "" {
@@ -338,6 +337,8 @@ func installableExpr(where string, in Installable) string {
 	switch in.Kind {
 	case FlakeOutput:
 		return fmt.Sprintf("flakeOutputs %s %s %s", w, nixString(in.Flake), attr)
+	case ContextFlakeOutput:
+		return fmt.Sprintf("flakeOutputs %s %s %s", w, nixString(contextFlakeRef(in.Path)), attr)
 	case File:
 		return fmt.Sprintf("fileOutputs %s %s %s", w, contextPath(in.Path), attr)
 	}

@@ -137,26 +137,33 @@ func TestAttrPathRoundTrip(t *testing.T) {
 	}
 }
 
-func TestInstallableString(t *testing.T) {
-	tests := []struct {
-		in   Installable
-		want string
+// Whether the nix stage mounts the build context follows from the kinds.
+func TestReadsContext(t *testing.T) {
+	for _, tc := range []struct {
+		set  *PackageSet
+		want bool
 	}{
-		{in: Installable{Kind: Attr, Attr: []string{"python3Packages", "requests"}}, want: "python3Packages.requests"},
-		{in: Installable{Kind: Attr, Attr: []string{"a", "b.c"}}, want: `a."b.c"`},
-		{in: Installable{Kind: FlakeOutput, Flake: "github:owner/repo", Attr: []string{"tool"}}, want: "github:owner/repo#tool"},
-		{in: Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("./sub"), Attr: []string{"x"}}, want: "./sub#x"},
-		{in: Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("."), Attr: []string{"app"}}, want: ".#app"},
-		{in: Installable{Kind: File, Path: "default.nix"}, want: "default.nix"},
-		{in: Installable{Kind: File, Path: "pkgs/app.nix", Attr: []string{"app", "bin"}}, want: "pkgs/app.nix:app.bin"},
+		{set: nil}, {set: &PackageSet{Kind: NixPath, Ref: "nixpkgs"}}, {set: &PackageSet{Kind: FlakeRef, Ref: "path:/x"}},
+		{set: &PackageSet{Kind: Tarball, Ref: "https://x/a.tar.gz"}},
+		{set: &PackageSet{Kind: ContextDir, Ref: "."}, want: true}, {set: &PackageSet{Kind: ContextFlake, Ref: "sub"}, want: true},
+	} {
+		if got := tc.set.ReadsContext(); got != tc.want {
+			t.Errorf("%+v.ReadsContext() = %t", tc.set, got)
+		}
 	}
-	for _, tt := range tests {
-		if got := tt.in.String(); got != tt.want {
-			t.Errorf("%+v.String() = %q, want %q", tt.in, got, tt.want)
+	for _, tc := range []struct {
+		in   Installable
+		want bool
+	}{
+		{in: attrHello}, {in: flakeRemote}, {in: flakeDefault, want: true}, {in: fileWhole, want: true},
+	} {
+		if got := tc.in.ReadsContext(); got != tc.want {
+			t.Errorf("%+v.ReadsContext() = %t", tc.in, got)
 		}
 	}
 }
 
+// A flake of the build context is read at the context's mount.
 func TestContextFlakeRef(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -164,14 +171,12 @@ func TestContextFlakeRef(t *testing.T) {
 	}{
 		{in: ".", want: "path:" + ContextMount},
 		{in: "", want: "path:" + ContextMount},
-		{in: "./", want: "path:" + ContextMount},
-		{in: "path:.", want: "path:" + ContextMount},
 		{in: "./sub", want: "path:" + ContextMount + "/sub"},
-		{in: "path:./sub/dir", want: "path:" + ContextMount + "/sub/dir"},
+		{in: "sub/dir", want: "path:" + ContextMount + "/sub/dir"},
 	}
 	for _, tt := range tests {
-		if got := ContextFlakeRef(tt.in); got != tt.want {
-			t.Errorf("ContextFlakeRef(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := contextFlakeRef(tt.in); got != tt.want {
+			t.Errorf("contextFlakeRef(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -189,8 +194,8 @@ var (
 	attrOutput   = Installable{Kind: Attr, Attr: []string{"openssl", "dev"}}
 	attrQuoted   = Installable{Kind: Attr, Attr: []string{"haskellPackages", "foo.bar"}}
 	flakeRemote  = Installable{Kind: FlakeOutput, Flake: "github:owner/repo/v1.0", Attr: []string{"tool"}}
-	flakeDefault = Installable{Kind: FlakeOutput, Flake: ContextFlakeRef(".")}
-	flakeSub     = Installable{Kind: FlakeOutput, Flake: ContextFlakeRef("./sub"), Attr: []string{"packages", "x86_64-linux", "app"}}
+	flakeDefault = Installable{Kind: ContextFlakeOutput, Path: "."}
+	flakeSub     = Installable{Kind: ContextFlakeOutput, Path: "sub", Attr: []string{"packages", "x86_64-linux", "app"}}
 	fileWhole    = Installable{Kind: File, Path: "default.nix"}
 	fileAttr     = Installable{Kind: File, Path: "./pkgs/app.nix", Attr: []string{"app", "bin"}}
 )
@@ -229,6 +234,10 @@ var exprCases = []struct {
 			{Where: "line 7", Installables: []Installable{fileWhole}},
 			{Where: "line 8", Installables: []Installable{fileAttr, attrHello}},
 		},
+	},
+	{
+		name: "contextflake_set", system: "x86_64-linux", set: &PackageSet{Kind: ContextFlake, Ref: "nix"},
+		groups: []Group{{Where: "line 2", Installables: []Installable{attrHello}}},
 	},
 	{
 		name: "contextdir_sub", system: "x86_64-linux", set: &PackageSet{Kind: ContextDir, Ref: "./nix/pkgs"},

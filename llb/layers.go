@@ -1,10 +1,11 @@
 package nixllb
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"math/bits"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,13 +36,30 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 	summary := fmt.Sprintf("[closure] %d paths, %s", len(c.Paths), humanSize(c.Size()))
 	for _, g := range groups {
 		var action *llb.FileAction
-		for _, p := range g {
-			info := &llb.CopyInfo{
+		info := func() *llb.CopyInfo {
+			return &llb.CopyInfo{
 				CreateDestPath: true,
 				CreatedTime:    &storeTime,
 				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
 			}
-			action = action.Copy(src, p, p, info)
+		}
+		if len(g) > 1 && !opt.Caps.NoCopyPatterns {
+			// One copy of the store's entries the group names, rather than
+			// a copy a path: BuildKit checksums each copy's source for the
+			// cache key whenever the nix stage ran again (a package more),
+			// and a source a path made that cost grow with the square of
+			// the closure's paths (seen: 18 s for 2,000 tiny paths).
+			in := info()
+			in.CopyDirContentsOnly = true
+			in.IncludePatterns = make([]string, len(g))
+			for i, p := range g {
+				in.IncludePatterns[i] = literalPattern(p[len(StoreDir)+1:])
+			}
+			action = action.Copy(src, StoreDir+"/", StoreDir+"/", in)
+		} else {
+			for _, p := range g {
+				action = action.Copy(src, p, p, info())
+			}
 		}
 		name := "[closure] " + StorePathName(g[0])
 		if len(groups) == 1 {
@@ -50,7 +68,10 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 			name = fmt.Sprintf("[closure] %s and %d more", StorePathName(g[0]), len(g)-1)
 		}
 		layer := llb.Scratch().File(action, llb.WithCustomName(name))
-		if opt.Caps.RestampCopies {
+		// Copies a path each into one layer leave /nix/store with the time
+		// the second one added to it: restamped, as on a BuildKit that
+		// stamps no parents, the layer is the one include patterns make.
+		if opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns {
 			// A copy of the whole tree makes /nix and /nix/store itself,
 			// and stamps them after what they hold.
 			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),
@@ -61,85 +82,139 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 	return Combine(layers, opt.Caps, summary)
 }
 
+// literalPattern is a pattern of BuildKit's include patterns that matches
+// name alone: store path names may hold "?", which a pattern takes for any
+// character ("*", "[" and backslashes cannot be in them, but are escaped too).
+func literalPattern(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`?*[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // LayerGroups splits the closure into at most max groups, each a layer, so
 // that the same store path makes the same layer in every image, and a
 // change to the closure changes few layers.
 //
 // When the closure fits, every store path is a layer of its own. When it
-// does not, the budget is split: half the layers are buckets, the other half
-// go to the largest paths, a layer each. Every other path goes into a bucket
-// chosen by its store hash and its size class (under 64 KiB, under 1 MiB,
-// or larger), so adding or removing a path changes its own bucket and at
-// most one more: the largest path it displaces from (or lets into) a layer
-// of its own. A small package added to a closure of big ones lands among
-// small paths only: the layer that changes stays small. Sizes that nix does
-// not report count as 0.
+// does not, the budget is split in two fixed halves: buckets, and layers of
+// their own for paths of at least soloMin (1 MiB), the largest first. Every
+// other path goes into a bucket chosen by its store hash and its size class
+// (under 64 KiB, under 1 MiB, or larger), so adding or removing a path
+// changes its own layer or bucket and nothing else, with one exception:
+// when more paths are that large than there are layers for them, one path
+// of at least 1 MiB moves between a layer of its own and a bucket of such
+// paths (the largest it displaces, or the one its removal lets in). Both
+// the threshold and the number of buckets are fixed, not drawn from the
+// rest of the closure: a new path never pushes a smaller one out of a layer
+// of its own unless both are big, and then the bucket that changes holds
+// only big paths, any of which the new one could have joined as well. A
+// small package added to a closure of big ones lands among small paths
+// only: the layer that changes stays small. Sizes that nix does not report
+// count as 0. (Crossing the budget, from max paths to max+1, regroups all.)
 //
 // Groups are ordered most popular first (the paths the most other paths of
 // the closure depend on, as in nixpkgs' dockerTools): base libraries at the
 // bottom, so images that share them share a prefix of layers. Buckets come
 // after the paths with layers of their own, in a fixed order.
 func LayerGroups(c *Closure, max int) [][]string {
+	groups, _ := layerGroups(c, max)
+	return groups
+}
+
+// soloMin is the size from which a path gets a layer of its own over the
+// budget: the lower bound of the largest size class. A path below it costs
+// less to upload again in a bucket than a layer costs in the budget.
+const soloMin = 1 << 20
+
+// layerGroups is LayerGroups, and how many of its groups are paths with a
+// layer of their own over the budget (the first ones; 0 when under it).
+// Paths are sorted with their sort keys at hand, not looked up in maps for
+// every comparison: a big closure's no-change rebuild pays this each time.
+func layerGroups(c *Closure, max int) ([][]string, int) {
 	if max <= 0 {
 		max = DefaultMaxLayers
 	}
-	pop := popularity(c)
-	// byPopularity sorts paths in place, most popular first, and returns them.
-	byPopularity := func(paths []string) []string {
-		sort.SliceStable(paths, func(i, j int) bool {
-			if pop[paths[i]] != pop[paths[j]] {
-				return pop[paths[i]] > pop[paths[j]]
-			}
-			return paths[i] < paths[j]
-		})
-		return paths
+	count := popularityCounts(c)
+	keys := make([]pathKey, len(c.Paths))
+	for i, p := range c.Paths {
+		keys[i] = pathKey{path: p, size: c.Info[p].NarSize, pop: count[i]}
 	}
-	paths := append([]string(nil), c.Paths...)
-	if len(paths) <= max {
-		byPopularity(paths)
-		groups := make([][]string, len(paths))
-		for i, p := range paths {
-			groups[i] = []string{p}
+	if len(keys) <= max {
+		slices.SortFunc(keys, byPopularity)
+		groups := make([][]string, len(keys))
+		for i, k := range keys {
+			groups[i] = []string{k.path}
 		}
-		return groups
+		return groups, 0
 	}
 	buckets := max / 2
 	if buckets == 0 {
-		return [][]string{byPopularity(paths)}
+		slices.SortFunc(keys, byPopularity)
+		return [][]string{pathsOf(keys)}, 0
 	}
-	solo := max - buckets
-	size := func(p string) int64 { return c.Info[p].NarSize }
-	sort.SliceStable(paths, func(i, j int) bool {
-		if size(paths[i]) != size(paths[j]) {
-			return size(paths[i]) > size(paths[j])
+	// The largest first; ties by popularity, then path: a total order, so
+	// the same closure in any order gives the same groups.
+	slices.SortFunc(keys, func(a, b pathKey) int {
+		if a.size != b.size {
+			return cmp.Compare(b.size, a.size)
 		}
-		if pop[paths[i]] != pop[paths[j]] {
-			return pop[paths[i]] > pop[paths[j]]
-		}
-		return paths[i] < paths[j]
+		return byPopularity(a, b)
 	})
-	own := paths[:solo]
-	byPopularity(own)
-	groups := make([][]string, 0, max)
-	for _, p := range own {
-		groups = append(groups, []string{p})
+	solo := 0
+	for solo < max-buckets && keys[solo].size >= soloMin {
+		solo++
 	}
-	shared := make([][]string, buckets)
-	for _, p := range paths[solo:] {
-		b := bucketOf(p, size(p), buckets)
-		shared[b] = append(shared[b], p)
+	own := keys[:solo]
+	slices.SortFunc(own, byPopularity)
+	groups := make([][]string, 0, max)
+	for _, k := range own {
+		groups = append(groups, []string{k.path})
+	}
+	shared := make([][]pathKey, buckets)
+	for _, k := range keys[solo:] {
+		b := bucketOf(k.path, k.size, buckets)
+		shared[b] = append(shared[b], k)
 	}
 	for _, g := range shared {
 		if len(g) > 0 {
-			groups = append(groups, byPopularity(g))
+			slices.SortFunc(g, byPopularity)
+			groups = append(groups, pathsOf(g))
 		}
 	}
-	return groups
+	return groups, solo
+}
+
+// pathKey is a path with what it is sorted by.
+type pathKey struct {
+	path string
+	size int64
+	pop  int
+}
+
+// byPopularity orders the most popular first, then by path.
+func byPopularity(a, b pathKey) int {
+	if a.pop != b.pop {
+		return cmp.Compare(b.pop, a.pop)
+	}
+	return strings.Compare(a.path, b.path)
+}
+
+func pathsOf(keys []pathKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.path
+	}
+	return out
 }
 
 // sizeClasses bound the size classes of bucketed paths: a path goes to the
 // buckets of the first class it is under.
-var sizeClasses = []int64{64 << 10, 1 << 20}
+var sizeClasses = []int64{64 << 10, soloMin}
 
 // bucketOf is the bucket of a path that has no layer of its own: its size
 // class picks a range of the buckets (all of them when there are fewer
@@ -171,6 +246,17 @@ func bucketOf(p string, size int64, buckets int) int {
 // that reach it, with the paths a component reaches as a bitset: linear in
 // the references, times the closure's size over 64.
 func popularity(c *Closure) map[string]int {
+	pop := map[string]int{}
+	for i, n := range popularityCounts(c) {
+		if n > 0 {
+			pop[c.Paths[i]] = n
+		}
+	}
+	return pop
+}
+
+// popularityCounts is popularity by index in c.Paths.
+func popularityCounts(c *Closure) []int {
 	n := len(c.Paths)
 	index := make(map[string]int, n)
 	for i, p := range c.Paths {
@@ -220,13 +306,7 @@ func popularity(c *Closure) map[string]int {
 			count[v] += len(members) - 1 // the others of a cycle
 		}
 	}
-	pop := map[string]int{}
-	for i, p := range c.Paths {
-		if count[i] > 0 {
-			pop[p] = count[i]
-		}
-	}
-	return pop
+	return count
 }
 
 // stronglyConnected is Tarjan's algorithm: the components of the graph,

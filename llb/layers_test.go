@@ -146,31 +146,51 @@ func checkGroups(t *testing.T, c *Closure, max int, groups [][]string) {
 		t.Errorf("groups hold %d distinct paths, the closure has %d", len(seen), len(c.Paths))
 	}
 	// Layers of their own first, most popular first.
-	pop := popularity(c)
-	var solo []string
-	for _, g := range groups {
-		if len(g) == 1 && len(c.Paths) <= max || len(solo) < max-max/2 && len(c.Paths) > max {
-			solo = append(solo, g[0])
-		}
+	g2, nsolo := layerGroups(c, max)
+	if !reflect.DeepEqual(g2, groups) {
+		t.Fatalf("layerGroups and LayerGroups differ")
 	}
+	var solo []string
+	if len(c.Paths) <= max {
+		nsolo = len(groups)
+	}
+	for _, g := range groups[:nsolo] {
+		if len(g) != 1 {
+			t.Fatalf("a layer of its own holds %d paths", len(g))
+		}
+		solo = append(solo, g[0])
+	}
+	pop := popularity(c)
 	for i := 1; i < len(solo); i++ {
 		a, b := solo[i-1], solo[i]
 		if pop[a] < pop[b] || pop[a] == pop[b] && a > b {
 			t.Errorf("%s (%d dependents) comes before %s (%d dependents)", StorePathName(a), pop[a], StorePathName(b), pop[b])
 		}
 	}
-	// Over budget, the largest paths are those with layers of their own.
+	// Over budget, the paths with layers of their own are of at least
+	// soloMin, at most half the budget, and the largest: a path of at
+	// least soloMin shares a layer only when they are all taken by paths no
+	// smaller.
 	if len(c.Paths) > max && max > 1 {
+		if nsolo > max-max/2 {
+			t.Errorf("%d paths with layers of their own, over half the budget of %d", nsolo, max)
+		}
 		minSolo := int64(-1)
 		for _, p := range solo {
-			if s := c.Info[p].NarSize; minSolo < 0 || s < minSolo {
+			s := c.Info[p].NarSize
+			if s < soloMin {
+				t.Errorf("%s (%d bytes, under %d) has a layer of its own", StorePathName(p), s, soloMin)
+			}
+			if minSolo < 0 || s < minSolo {
 				minSolo = s
 			}
 		}
-		for _, g := range groups[len(solo):] {
+		for _, g := range groups[nsolo:] {
 			for _, p := range g {
-				if c.Info[p].NarSize > minSolo {
-					t.Errorf("%s (%d bytes) shares a layer, while a path of %d bytes has one of its own", StorePathName(p), c.Info[p].NarSize, minSolo)
+				s := c.Info[p].NarSize
+				if s >= soloMin && (nsolo < max-max/2 || s > minSolo) {
+					t.Errorf("%s (%d bytes) shares a layer, while %d of %d layers of their own are taken, the smallest by %d bytes",
+						StorePathName(p), s, nsolo, max-max/2, minSolo)
 				}
 			}
 		}
@@ -258,6 +278,123 @@ func TestLayerGroupsSmallAdditionStaysSmall(t *testing.T) {
 	}
 }
 
+// realisticClosure is n paths shaped like a real application's closure:
+// most under 64 KiB, some up to 1 MiB, a few large (big bigs of 2-60 MiB),
+// each referring to a few earlier paths.
+func realisticClosure(rng *rand.Rand, n, big int) *Closure {
+	c := &Closure{Info: map[string]PathInfo{}}
+	for i := 0; i < n; i++ {
+		p := sp(fmt.Sprintf("r%05d", i))
+		size := 200 + rng.Int63n(60<<10)
+		switch {
+		case i < big:
+			size = 2<<20 + rng.Int63n(58<<20)
+		case rng.Intn(4) == 0:
+			size = 64<<10 + rng.Int63n(960<<10)
+		}
+		var refs []string
+		for k := 0; k < 3 && len(c.Paths) > 0; k++ {
+			refs = append(refs, c.Paths[rng.Intn(len(c.Paths))])
+		}
+		slices.Sort(refs)
+		refs = slices.Compact(refs)
+		c.Info[p] = PathInfo{Path: p, NarSize: size, References: refs}
+		c.Paths = append(c.Paths, p)
+	}
+	slices.Sort(c.Paths)
+	return c
+}
+
+// groupBytes is the sum of the sizes of a group's paths.
+func groupBytes(c *Closure, g []string) int64 {
+	var n int64
+	for _, p := range g {
+		n += c.Info[p].NarSize
+	}
+	return n
+}
+
+// A new path larger than paths that have layers of their own, in a closure
+// with fewer large paths than such layers (most real ones), gets a layer of
+// its own and changes nothing else: no smaller path is pushed out into a
+// bucket, which would be rebuilt and uploaded again. With more large paths
+// than layers for them, the one other group that changes is a bucket of
+// paths of at least soloMin.
+func TestLayerGroupsLargeInsertion(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, tc := range []struct {
+		name     string
+		n, big   int
+		max      int
+		newSize  int64
+		maxOther int // groups that may change besides the new path's
+	}{
+		{name: "few large paths, a large one added", n: 3000, big: 20, newSize: 30 << 20},
+		{name: "few large paths, a just-large one added", n: 3000, big: 20, newSize: soloMin},
+		{name: "few large paths, a medium one added", n: 3000, big: 20, newSize: 900 << 10},
+		{name: "few large paths, tight budget", n: 500, big: 5, max: 12, newSize: 10 << 20},
+		{name: "more large paths than layers, a larger one added", n: 2000, big: 80, newSize: 100 << 20, maxOther: 1},
+		{name: "more large paths than layers, a small one added", n: 2000, big: 80, newSize: 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := realisticClosure(rng, tc.n, tc.big)
+			before := LayerGroups(c, tc.max)
+			checkGroups(t, c, tc.max, before)
+			added := &Closure{Paths: slices.Clone(c.Paths), Info: maps.Clone(c.Info)}
+			p := sp("new-package-1.0")
+			added.Paths = append(added.Paths, p)
+			slices.Sort(added.Paths)
+			added.Info[p] = PathInfo{Path: p, NarSize: tc.newSize, References: []string{c.Paths[0]}}
+			after := LayerGroups(added, tc.max)
+			checkGroups(t, added, tc.max, after)
+			var others [][]string
+			for _, g := range changedGroups(before, after) {
+				if !slices.Contains(g, p) {
+					others = append(others, g)
+				}
+			}
+			if len(others) > tc.maxOther {
+				t.Fatalf("adding %s (%d bytes) changed %d groups besides its own: %q", StorePathName(p), tc.newSize, len(others), names(others))
+			}
+			for _, g := range others {
+				for _, q := range g {
+					if s := added.Info[q].NarSize; s < soloMin {
+						t.Errorf("adding %s changed a group that holds %s, of %d bytes", StorePathName(p), StorePathName(q), s)
+					}
+				}
+			}
+			// Removing it again gives the groups back.
+			if got := LayerGroups(c, tc.max); !reflect.DeepEqual(got, before) {
+				t.Errorf("LayerGroups changed between calls")
+			}
+		})
+	}
+}
+
+// With most paths small, a small package added costs a few kilobytes: the
+// bucket it joins holds small paths only.
+func TestLayerGroupsSmallAdditionToRealisticClosure(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	c := realisticClosure(rng, 3000, 30)
+	before := LayerGroups(c, 0)
+	for i := 0; i < 20; i++ {
+		added := &Closure{Paths: slices.Clone(c.Paths), Info: maps.Clone(c.Info)}
+		p := sp(fmt.Sprintf("small%02d", i))
+		added.Paths = append(added.Paths, p)
+		slices.Sort(added.Paths)
+		added.Info[p] = PathInfo{Path: p, NarSize: 2000}
+		ch := changedGroups(before, LayerGroups(added, 0))
+		if len(ch) != 1 {
+			t.Fatalf("adding %s changed %d groups, want 1: %q", StorePathName(p), len(ch), names(ch))
+		}
+		// 3000 paths over the small class's 16 buckets: about 140 of
+		// under 64 KiB each.
+		if n := groupBytes(added, ch[0]); n > 16<<20 {
+			t.Errorf("adding %s changed a group of %d bytes", StorePathName(p), n)
+		}
+	}
+}
+
 func TestLayerGroupsDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	c := genClosure(rng, 300)
@@ -286,10 +423,11 @@ func BenchmarkLayerGroups5000(b *testing.B) {
 }
 
 func TestLayerGroupsWithoutInfo(t *testing.T) {
-	// Older nix may report no path info: order is by path alone.
+	// Older nix may report no path info: order is by path alone, and no
+	// path is large enough for a layer of its own over the budget.
 	c := &Closure{Paths: sortedCopy(sp("b"), sp("a"), sp("c"))}
 	got := LayerGroups(c, 2)
-	want := [][]string{{c.Paths[0]}, {c.Paths[1], c.Paths[2]}}
+	want := [][]string{{c.Paths[0], c.Paths[1], c.Paths[2]}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LayerGroups = %q, want %q", got, want)
 	}
@@ -328,21 +466,58 @@ func TestHumanSize(t *testing.T) {
 	}
 }
 
+// copiedPaths are the store paths a copy of CopyClosure copies: one to
+// itself, or the store's entries its include patterns name.
+func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
+	t.Helper()
+	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
+		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
+			t.Errorf("copy %s to %s with patterns %q, want the same path", cp.Src, cp.Dest, cp.IncludePatterns)
+		}
+		return []string{cp.Src}
+	}
+	if strings.TrimSuffix(cp.Dest, "/") != StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || cp.AllowWildcard {
+		t.Errorf("copy of the store to %s (contents only: %t, wildcards: %t) with patterns %q, want the named entries to the store",
+			cp.Dest, cp.DirCopyContents, cp.AllowWildcard, cp.IncludePatterns)
+	}
+	var out []string
+	for _, pat := range cp.IncludePatterns {
+		out = append(out, StoreDir+"/"+strings.ReplaceAll(pat, `\`, ""))
+	}
+	return out
+}
+
+func TestLiteralPattern(t *testing.T) {
+	for name, want := range map[string]string{
+		"abc-hello-2.12":         "abc-hello-2.12",
+		"abc-odd+name_v1.0-x?=y": `abc-odd+name_v1.0-x\?=y`,
+		`a*b[c]d\e`:              `a\*b\[c\]d\\e`,
+	} {
+		if got := literalPattern(name); got != want {
+			t.Errorf("literalPattern(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // CopyClosure makes one file op a layer, merged when there are several,
 // copying each store path to itself.
 func TestCopyClosure(t *testing.T) {
 	c := graph(smallClosure...)
 	for _, tt := range []struct {
 		max        int
+		caps       Caps
 		wantLayers int
+		restamped  int // layers copied once more, whole
 		wantMerge  bool
 	}{
 		{max: 1, wantLayers: 1, wantMerge: false},
 		{max: 3, wantLayers: 3, wantMerge: true},
+		// Restamped: one more file op for the layer of several paths.
+		{max: 3, caps: Caps{NoCopyPatterns: true}, wantLayers: 3, restamped: 1, wantMerge: true},
 		{max: 0, wantLayers: len(c.Paths), wantMerge: true},
 	} {
-		t.Run(fmt.Sprint("max=", tt.max), func(t *testing.T) {
-			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max})
+		t.Run(fmt.Sprintf("max=%d,caps=%+v", tt.max, tt.caps), func(t *testing.T) {
+			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
 			def, err := st.Marshal(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -358,10 +533,15 @@ func TestCopyClosure(t *testing.T) {
 					fileOps++
 					for _, a := range f.GetActions() {
 						if cp := a.GetCopy(); cp != nil {
-							if cp.GetSrc() != cp.GetDest() {
-								t.Errorf("copy %s to %s, want the same path", cp.GetSrc(), cp.GetDest())
+							if cp.Src == "/" && cp.Dest == "/" && cp.DirCopyContents {
+								continue // a layer restamped
 							}
-							copied[cp.GetSrc()]++
+							if tt.caps.NoCopyPatterns && len(cp.IncludePatterns) > 0 {
+								t.Errorf("a copy with include patterns %q, for a BuildKit without them", cp.IncludePatterns)
+							}
+							for _, p := range copiedPaths(t, cp) {
+								copied[p]++
+							}
 						}
 					}
 				}
@@ -369,8 +549,8 @@ func TestCopyClosure(t *testing.T) {
 					merges++
 				}
 			}
-			if fileOps != tt.wantLayers {
-				t.Errorf("%d file ops, want %d", fileOps, tt.wantLayers)
+			if fileOps != tt.wantLayers+tt.restamped {
+				t.Errorf("%d file ops, want %d", fileOps, tt.wantLayers+tt.restamped)
 			}
 			if (merges == 1) != tt.wantMerge || merges > 1 {
 				t.Errorf("%d merge ops, want merge=%t", merges, tt.wantMerge)

@@ -305,7 +305,11 @@ func (spec StageSpec) installables() string {
 	var names []string
 	for _, g := range spec.Groups {
 		for _, in := range g.Installables {
-			names = append(names, in.String())
+			name := in.Name
+			if name == "" {
+				name = FormatAttrPath(in.Attr)
+			}
+			names = append(names, name)
 		}
 	}
 	return strings.Join(names, " ")

@@ -56,10 +56,13 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 		return nil, err
 	}
-	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src)); err != nil || ok {
+	// The Nixfile is expanded once a platform: the checks and the build
+	// read the same expansion.
+	x := newExpansions(f, bc.BuildArgs)
+	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src, x)); err != nil || ok {
 		return res, err
 	}
-	warnChecks(ctx, f, bc, src)
+	warnChecks(ctx, f, bc, src, x)
 
 	caps, gwCaps := c.BuildOpts().LLBCaps, c.BuildOpts().Caps
 	if err := requireCaps(&caps, &gwCaps); err != nil {
@@ -92,6 +95,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			NoCache:        bc.IsNoCache(""),
 			LLBCaps:        &caps,
 			Network:        bc.NetworkMode,
+		}
+		if platform != nil {
+			opt.Expanded = x.of(*platform)
 		}
 		plan, err := nixfile2llb.NewPlan(ctx, f, opt)
 		if err != nil {
@@ -257,11 +263,6 @@ func withSource(err error, sm *llb.SourceMap, ranges ...nixfile.Range) error {
 		Language:   sm.Language,
 		Definition: sm.Definition.ToPB(),
 	}}
-	for _, r := range ranges {
-		src.Ranges = append(src.Ranges, &pb.Range{
-			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
-			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
-		})
-	}
+	src.Ranges = pbRanges(ranges...)
 	return errdefs.WithSource(err, src)
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
+
+	"github.com/containerd/platforms"
 
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -12,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nixfile/nixfile/frontend/expand"
 	nixlint "github.com/nixfile/nixfile/frontend/lint"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
@@ -21,30 +25,14 @@ import (
 
 // subrequests answers --call outline, --call targets and --call check
 // (frontend.lint). A Nixfile has one target: the image.
-func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) dockerui.RequestHandler {
+func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) dockerui.RequestHandler {
 	return dockerui.RequestHandler{
 		Lint: func(ctx context.Context) (*lint.LintResults, error) {
-			return check(ctx, f, bc, src), nil
+			return check(ctx, f, bc, src, x), nil
 		},
 		Outline: func(ctx context.Context) (*outline.Outline, error) {
 			o := &outline.Outline{Name: "default", Description: "the image built from the Nixfile", Sources: [][]byte{src.Data}}
-			// The values in effect: --build-arg, else the expanded default.
-			values := nixfile2llb.ArgValues(f, nixfile2llb.ConvertOpt{BuildArgs: bc.BuildArgs})
-			for _, in := range f.Instructions {
-				a, ok := in.(*nixfile.Arg)
-				if !ok {
-					continue
-				}
-				arg := outline.Arg{Name: a.Name, Location: location(nixfile.Location(in))}
-				if v, ok := bc.BuildArgs[a.Name]; ok {
-					arg.Value = v
-				} else if v, ok := values[a.Name]; ok {
-					arg.Value = v
-				} else if a.Default != nil {
-					arg.Value = *a.Default
-				}
-				o.Args = append(o.Args, arg)
-			}
+			o.Args = outlineArgs(f, bc.BuildArgs, x.of(lintPlatform(bc)))
 			for _, id := range nixllb.Secrets {
 				o.Secrets = append(o.Secrets, outline.Secret{Name: id})
 			}
@@ -67,6 +55,29 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) doc
 	}
 }
 
+// outlineArgs are the Nixfile's ARGs with the values in effect: the
+// --build-arg, else the value the ARG got (its default expanded, or an
+// automatic build argument's), else its default as written.
+func outlineArgs(f *nixfile.File, buildArgs map[string]string, x *expand.Result) []outline.Arg {
+	var out []outline.Arg
+	for _, in := range f.Instructions {
+		a, ok := in.(*nixfile.Arg)
+		if !ok {
+			continue
+		}
+		arg := outline.Arg{Name: a.Name, Location: location(nixfile.Location(in))}
+		if v, ok := buildArgs[a.Name]; ok {
+			arg.Value = v
+		} else if v, ok := x.Args[a.Name]; ok {
+			arg.Value = v
+		} else if a.Default != nil {
+			arg.Value = *a.Default
+		}
+		out = append(out, arg)
+	}
+	return out
+}
+
 func location(r nixfile.Range) *pb.Location {
 	return &pb.Location{Ranges: pbRanges(r)}
 }
@@ -74,10 +85,7 @@ func location(r nixfile.Range) *pb.Location {
 func pbRanges(rs ...nixfile.Range) []*pb.Range {
 	out := []*pb.Range{}
 	for _, r := range rs {
-		out = append(out, &pb.Range{
-			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
-			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
-		})
+		out = append(out, nixfile2llb.PBRange(r))
 	}
 	return out
 }
@@ -85,10 +93,10 @@ func pbRanges(rs ...nixfile.Range) []*pb.Range {
 // check runs the Nixfile's lint rules, as DockerfileLint does for a
 // Dockerfile: the warnings of frontend/lint, and the first error the build
 // would stop at before running nix, if any. The Nixfile is source 0.
-func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) *lint.LintResults {
+func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) *lint.LintResults {
 	results := &lint.LintResults{Warnings: []lint.Warning{}}
 	idx := results.AddSource(src.SourceMap)
-	opt := nixlint.Options{BuildArgs: bc.BuildArgs}
+	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
 	// --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=RULE,... (dockerui reads it).
 	if lc := bc.LinterConfig; lc != nil {
 		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
@@ -103,7 +111,7 @@ func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *docke
 			Location:    &pb.Location{SourceIndex: int32(idx), Ranges: pbRanges(w.Ranges...)},
 		})
 	}
-	if err := buildError(ctx, f, bc); err != nil {
+	if err := buildError(ctx, f, bc, x); err != nil {
 		results.Error = lintBuildError(err, idx)
 	}
 	return results
@@ -129,8 +137,8 @@ func lintBuildError(err error, sourceIndex int) *lint.BuildError {
 
 // warnChecks shows the checks' warnings during a normal build, as BuildKit
 // does for a Dockerfile: buildx prints them with their lines at the end.
-func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source) {
-	opt := nixlint.Options{BuildArgs: bc.BuildArgs}
+func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) {
+	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
 	if lc := bc.LinterConfig; lc != nil {
 		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
 	}
@@ -152,10 +160,21 @@ func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *
 // buildError is the first error the build would stop at before it runs
 // nix: the Nixfile expanded and checked for each target platform. Making
 // the plan solves nothing.
-func buildError(ctx context.Context, f *nixfile.File, bc *dockerui.Client) error {
+func buildError(ctx context.Context, f *nixfile.File, bc *dockerui.Client, x *expansions) error {
 	if _, err := sourceDateEpoch(bc.BuildArgs); err != nil {
 		return err
 	}
+	for _, p := range targetPlatforms(bc) {
+		opt := nixfile2llb.ConvertOpt{BuildArgs: maps.Clone(bc.BuildArgs), TargetPlatform: &p, Expanded: x.of(p)}
+		if _, err := nixfile2llb.NewPlan(ctx, f, opt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// targetPlatforms are the platforms a build makes images for.
+func targetPlatforms(bc *dockerui.Client) []ocispecs.Platform {
 	platforms := bc.TargetPlatforms
 	if len(platforms) == 0 && len(bc.BuildPlatforms) > 0 {
 		platforms = bc.BuildPlatforms[:1]
@@ -163,11 +182,34 @@ func buildError(ctx context.Context, f *nixfile.File, bc *dockerui.Client) error
 	if len(platforms) == 0 {
 		platforms = []ocispecs.Platform{{OS: "linux", Architecture: "amd64"}}
 	}
-	for _, p := range platforms {
-		opt := nixfile2llb.ConvertOpt{BuildArgs: maps.Clone(bc.BuildArgs), TargetPlatform: &p}
-		if _, err := nixfile2llb.NewPlan(ctx, f, opt); err != nil {
-			return err
-		}
+	return platforms
+}
+
+// lintPlatform is the platform the checks and the outline read the
+// Nixfile for: the first the build makes.
+func lintPlatform(bc *dockerui.Client) ocispecs.Platform { return targetPlatforms(bc)[0] }
+
+// expansions expand the Nixfile once a platform, for the checks, the
+// outline and the build alike (the platforms build concurrently).
+type expansions struct {
+	f         *nixfile.File
+	buildArgs map[string]string
+	mu        sync.Mutex
+	byID      map[string]*expand.Result
+}
+
+func newExpansions(f *nixfile.File, buildArgs map[string]string) *expansions {
+	return &expansions{f: f, buildArgs: buildArgs, byID: map[string]*expand.Result{}}
+}
+
+func (x *expansions) of(p ocispecs.Platform) *expand.Result {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	id := platforms.FormatAll(platforms.Normalize(p))
+	if r, ok := x.byID[id]; ok {
+		return r
 	}
-	return nil
+	r := nixfile2llb.Expand(x.f, nixfile2llb.ConvertOpt{BuildArgs: x.buildArgs, TargetPlatform: &p})
+	x.byID[id] = r
+	return r
 }

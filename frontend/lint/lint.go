@@ -4,15 +4,17 @@
 // `docker buildx build --call check` reports for a Nixfile.
 //
 // Every rule is documented in docs/checks.md, under a heading of its name.
-// The package uses only the standard library and the parser: the builder
-// turns its warnings into BuildKit's lint results.
+// It reads the Nixfile as the build expands it (package expand); the
+// builder turns its warnings into BuildKit's lint results.
 package lint
 
 import (
 	"sort"
 	"strings"
 
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Rule is one check.
@@ -27,7 +29,7 @@ type Rule struct {
 	// Check returns the rule's warnings for a Nixfile built with the given
 	// build arguments (--build-arg NAME=value). Their Rule may be left
 	// empty: Check (the function) sets it.
-	Check func(f *nixfile.File, buildArgs map[string]string) []Warning
+	Check func(in *Input) []Warning
 }
 
 // Warning is a rule's finding.
@@ -54,6 +56,9 @@ type Options struct {
 	// BuildArgs are the build arguments: a check reads a Nixfile as the
 	// build with these arguments would.
 	BuildArgs map[string]string
+	// Expanded is the Nixfile expanded for the build (package expand);
+	// nil expands it for BuildArgs and linux/amd64.
+	Expanded *expand.Result
 	// Skip names rules not to run; SkipAll runs none.
 	Skip    []string
 	SkipAll bool
@@ -82,6 +87,11 @@ func Check(f *nixfile.File, opt Options) []Warning {
 	for _, s := range opt.Skip {
 		skip[strings.TrimSpace(s)] = true
 	}
+	x := opt.Expanded
+	if x == nil {
+		x = expand.Nixfile(f, expand.Options{BuildArgs: opt.BuildArgs, Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+	}
+	in := &Input{File: f, BuildArgs: opt.BuildArgs, steps: steps(x)}
 	var out []Warning
 	order := map[string]int{}
 	for i, r := range rules {
@@ -89,7 +99,7 @@ func Check(f *nixfile.File, opt Options) []Warning {
 		if skip[r.Name] {
 			continue
 		}
-		for _, w := range r.Check(f, opt.BuildArgs) {
+		for _, w := range r.Check(in) {
 			w.Rule = r.Name
 			out = append(out, w)
 		}

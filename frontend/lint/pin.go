@@ -5,49 +5,42 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
-// These follow how nix reads flake references, and how the converter tells
-// NIXPKGS sources apart (frontend/nixfile2llb: parsePackageSet, localRef).
+// These follow how nix reads flake references; which words are a flake
+// reference, a tarball, a NIX_PATH entry or a directory of the build
+// context is the converter's (nixfile2llb.ParsePackageSet,
+// ParseFlakeInstallable), so that the checks read them as the build does.
 
-var (
-	revRe     = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
-	schemeRe  = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
-	httpRe    = regexp.MustCompile(`(?i)^https?://`)
-	tarballRe = regexp.MustCompile(`(?i)\.(tar(\.gz|\.xz|\.bz2|\.zst)?|tgz|zip)$`)
-	// indirectRe is a registry name followed by a branch or revision.
-	indirectRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*/[a-zA-Z0-9@][a-zA-Z0-9_.@+-]*(/[a-zA-Z0-9@][a-zA-Z0-9_.@+-]*)*(\?[^#]*)?$`)
-)
+// revRe is a git revision: what pins a flake reference.
+var revRe = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
-// isLocal reports whether a reference names a directory of the build
-// context: ".", "./dir", "path:dir". (Absolute paths and paths that leave
-// the context are errors of the build, not of pinning.)
-func isLocal(ref string) bool {
-	p, isPath := strings.CutPrefix(ref, "path:")
-	return isPath || strings.HasPrefix(p, ".") || strings.HasPrefix(p, "/")
-}
-
-// isTarballURL is an http(s) URL of an archive, which NIXPKGS fetches with
-// builtins.fetchTarball.
-func isTarballURL(src string) bool {
-	return httpRe.MatchString(src) && tarballRe.MatchString(strings.SplitN(src, "?", 2)[0])
-}
-
-// flakePin says why a flake reference (without its #fragment) does not
-// name fixed content, and how to pin it; "" when it does, or when it is a
-// directory of the build context.
-func flakePin(ref string) (problem, fix string) {
-	if isLocal(ref) {
-		return "", ""
+// flakeWordPin is flakePin for a FLAKE word (ref#output): "" for a flake
+// of the build context, or a word the build does not accept (it says so).
+func flakeWordPin(w string) (ref, problem, fix string) {
+	in, err := nixfile2llb.ParseFlakeInstallable(w)
+	if err != nil || in.Kind != nixllb.FlakeOutput {
+		return "", "", ""
 	}
+	problem, fix = flakePin(in.Flake)
+	return in.Flake, problem, fix
+}
+
+// flakePin says why a flake reference (without its #fragment, not of the
+// build context) does not name fixed content, and how to pin it; "" when
+// it does.
+func flakePin(ref string) (problem, fix string) {
 	base, query, _ := strings.Cut(ref, "?")
 	q, _ := url.ParseQuery(query)
 	if revRe.MatchString(q.Get("rev")) || q.Get("narHash") != "" {
 		return "", ""
 	}
 	scheme, rest := "", base
-	if m := schemeRe.FindString(base); m != "" {
-		scheme, rest = strings.TrimSuffix(m, ":"), base[len(m):]
+	if nixfile2llb.HasScheme(base) {
+		scheme, rest, _ = strings.Cut(base, ":")
 	}
 	switch {
 	case scheme == "github" || scheme == "gitlab" || scheme == "sourcehut":
@@ -104,27 +97,22 @@ func withQuery(ref, param string) string {
 // fixed package set, and how to fix it; "" when they do, or when they are
 // not a valid source (the build reports that).
 func nixpkgsPin(words []string) (problem, fix string) {
-	if len(words) == 0 || len(words) > 2 {
+	set, err := nixfile2llb.ParsePackageSet(words)
+	if err != nil {
 		return "", ""
 	}
-	src := words[0]
-	switch {
-	case strings.HasPrefix(src, "<") && strings.HasSuffix(src, ">"):
-		return fmt.Sprintf("is the %s entry of the nix image's NIX_PATH, which changes with the nix image", src),
+	switch set.Kind {
+	case nixllb.NixPath:
+		return fmt.Sprintf("is the <%s> entry of the nix image's NIX_PATH, which changes with the nix image", set.Ref),
 			"github:NixOS/nixpkgs/<40-hex rev>"
-	case isTarballURL(src):
-		if len(words) == 2 {
+	case nixllb.Tarball:
+		if set.SHA256 != "" {
 			return "", ""
 		}
 		return "has no sha256:, so its content is not checked",
-			fmt.Sprintf("%s sha256:HASH (nix-prefetch-url --unpack %s prints it)", src, src)
-	case len(words) == 2:
-		return "", "" // sha256: after something else: an error of the build
-	case isLocal(src):
-		return "", ""
+			fmt.Sprintf("%s sha256:HASH (nix-prefetch-url --unpack %s prints it)", set.Ref, set.Ref)
+	case nixllb.FlakeRef:
+		return flakePin(set.Ref)
 	}
-	if !schemeRe.MatchString(src) && strings.Contains(src, "/") && !indirectRe.MatchString(src) {
-		return "", "" // not a reference the build accepts: it says so
-	}
-	return flakePin(src)
+	return "", "" // the build context
 }

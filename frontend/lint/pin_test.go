@@ -37,9 +37,9 @@ func TestFlakePin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			problem, fix := flakePin(tc.ref)
+			_, problem, fix := flakeWordPin(tc.ref)
 			if problem != tc.problem || (tc.problem != "" && fix != tc.fix) {
-				t.Errorf("flakePin(%q) = %q, %q; want %q, %q", tc.ref, problem, fix, tc.problem, tc.fix)
+				t.Errorf("flakeWordPin(%q) = %q, %q; want %q, %q", tc.ref, problem, fix, tc.problem, tc.fix)
 			}
 		})
 	}

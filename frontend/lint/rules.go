@@ -9,7 +9,10 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
+	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
 // rules are every rule, in the order of docs/checks.md.
@@ -80,10 +83,10 @@ func fromRaw(value, raw string) string {
 	return value
 }
 
-func checkUnpinnedPackageSet(f *nixfile.File, args map[string]string) []Warning {
+func checkUnpinnedPackageSet(c *Input) []Warning {
 	var set *step
 	var readers []nixfile.Instruction // the lines that read the package set
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		switch in := st.in.(type) {
 		case *nixfile.Nixpkgs:
 			if set == nil {
@@ -117,18 +120,14 @@ func checkUnpinnedPackageSet(f *nixfile.File, args map[string]string) []Warning 
 	}}
 }
 
-func checkUnpinnedFlake(f *nixfile.File, args map[string]string) []Warning {
+func checkUnpinnedFlake(c *Input) []Warning {
 	var out []Warning
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		if _, ok := st.in.(*nixfile.Flake); !ok || !st.known {
 			continue
 		}
 		for _, w := range st.words {
-			ref, _, _ := strings.Cut(w, "#")
-			if ref == "" {
-				continue
-			}
-			if problem, fix := flakePin(ref); problem != "" {
+			if ref, problem, fix := flakeWordPin(w); problem != "" {
 				out = append(out, Warning{
 					Message: fmt.Sprintf("FLAKE %s %s; pin it: %s", ref, problem, fix),
 					Ranges:  at(st.in),
@@ -139,9 +138,9 @@ func checkUnpinnedFlake(f *nixfile.File, args map[string]string) []Warning {
 	return out
 }
 
-func checkRunsAsRoot(f *nixfile.File, args map[string]string) []Warning {
+func checkRunsAsRoot(c *Input) []Warning {
 	var user *step
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		if _, ok := st.in.(*nixfile.User); ok {
 			user = st
 		}
@@ -176,32 +175,13 @@ var networkTools = regexp.MustCompile(`^(` + strings.Join([]string{
 // outputNames are the usual names of a package's outputs.
 var outputNames = map[string]bool{"out": true, "bin": true, "dev": true, "lib": true, "man": true, "doc": true, "info": true, "devdoc": true, "debug": true}
 
-// attrNames splits an attribute path into names at dots outside double
-// quotes, and unquotes them.
-func attrNames(p string) []string {
-	var (
-		out   []string
-		cur   strings.Builder
-		quote bool
-	)
-	for _, r := range p {
-		switch {
-		case r == '"':
-			quote = !quote
-		case r == '.' && !quote:
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(r)
-		}
-	}
-	return append(out, cur.String())
-}
-
 // networkTool returns the package name an attribute path names if it is a
 // network tool, else "".
 func networkTool(attr string) string {
-	names := attrNames(attr)
+	names, err := nixllb.ParseAttrPath(attr)
+	if err != nil || len(names) == 0 {
+		return "" // the build reports it
+	}
 	for len(names) > 1 && outputNames[names[len(names)-1]] {
 		names = names[:len(names)-1]
 	}
@@ -214,8 +194,8 @@ func networkTool(attr string) string {
 // caVars point programs at a CA bundle: setting one handles certificates.
 var caVars = map[string]bool{"SSL_CERT_FILE": true, "NIX_SSL_CERT_FILE": true, "SSL_CERT_DIR": true}
 
-func checkNetworkToolWithoutCABundle(f *nixfile.File, args map[string]string) []Warning {
-	steps := analyze(f, args)
+func checkNetworkToolWithoutCABundle(c *Input) []Warning {
+	steps := c.steps
 	var (
 		certsOff bool
 		offWord  string
@@ -227,21 +207,18 @@ func checkNetworkToolWithoutCABundle(f *nixfile.File, args map[string]string) []
 			if !st.known {
 				return nil
 			}
-			for _, w := range st.words {
-				if w == "none" {
-					certsOff, offWord, offAt = true, w, in
-					continue
+			// As the build reads it; the word to blame is the last that
+			// turned the bundle off.
+			after, err := nixfile2llb.CertsAfter(!certsOff, st.words)
+			if err != nil {
+				return nil // the build reports it
+			}
+			for i, on := range after {
+				k, _, _ := strings.Cut(st.words[i], "=")
+				if !on && (k == "none" || k == "certs") {
+					offWord, offAt = st.words[i], in
 				}
-				k, v, _ := strings.Cut(w, "=")
-				if k != "certs" {
-					continue
-				}
-				switch strings.ToLower(v) {
-				case "on", "true", "yes", "1":
-					certsOff = false
-				case "off", "false", "no", "0":
-					certsOff, offWord, offAt = true, w, in
-				}
+				certsOff = !on
 			}
 		case *nixfile.Env:
 			for _, kv := range in.Vars {
@@ -300,10 +277,10 @@ func andList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-func checkUndefinedVariable(f *nixfile.File, args map[string]string) []Warning {
+func checkUndefinedVariable(c *Input) []Warning {
 	// Where each name is first defined, for "defined too late".
 	definedAt := map[string]nixfile.Instruction{}
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			if definedAt[in.Name] == nil {
@@ -318,17 +295,17 @@ func checkUndefinedVariable(f *nixfile.File, args map[string]string) []Warning {
 		}
 	}
 	var out []Warning
-	for _, st := range analyze(f, args) {
-		for _, name := range st.unset {
+	for _, st := range c.steps {
+		for _, name := range st.Undefined {
 			msg := fmt.Sprintf("Usage of undefined variable '$%s'", name)
 			if def := definedAt[name]; def != nil {
 				msg += fmt.Sprintf(" (%s %s is on line %d, after this use: variables are defined from their line on)",
 					nixfile.KeywordOf(def), name, line(def))
-			} else if isAutomatic(name) {
+			} else if expand.IsAutomatic(name) {
 				msg += fmt.Sprintf(" (an automatic build argument has a value only after ARG %s)", name)
-			} else if _, ok := args[name]; ok {
+			} else if _, ok := c.BuildArgs[name]; ok {
 				msg += fmt.Sprintf(" (--build-arg %s is given, but only an ARG %s line above makes it a variable)", name, name)
-			} else if s := suggest(name, st.names); s != "" {
+			} else if s := suggest(name, st.Scope); s != "" {
 				msg += fmt.Sprintf(" (did you mean $%s?)", s)
 			}
 			switch kw := nixfile.KeywordOf(st.in); kw {
@@ -360,13 +337,13 @@ func suggest(name string, names []string) string {
 // lastWins are the instructions of which only the last counts.
 var lastWins = map[string]bool{"ENTRYPOINT": true, "CMD": true, "USER": true, "STOPSIGNAL": true}
 
-func checkDuplicateInstruction(f *nixfile.File, args map[string]string) []Warning {
+func checkDuplicateInstruction(c *Input) []Warning {
 	var out []Warning
 	// ENTRYPOINT, CMD, USER, STOPSIGNAL: each replaces the one before. The
 	// warning is at the one that has no effect, as BuildKit's
 	// MultipleInstructionsDisallowed is.
 	prev := map[string]nixfile.Instruction{}
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		kw := nixfile.KeywordOf(in)
 		if !lastWins[kw] {
 			continue
@@ -386,7 +363,7 @@ func checkDuplicateInstruction(f *nixfile.File, args map[string]string) []Warnin
 		wd   *step
 		used bool
 	)
-	for _, st := range analyze(f, args) {
+	for _, st := range c.steps {
 		switch st.in.(type) {
 		case *nixfile.Copy:
 			if !st.known || len(st.words) != 1 || !path.IsAbs(st.words[0]) {
@@ -474,9 +451,9 @@ func scanShell(w string) (masked, subst string) {
 	return b.String(), subst
 }
 
-func checkShellFormNeedsShell(f *nixfile.File, _ map[string]string) []Warning {
+func checkShellFormNeedsShell(c *Input) []Warning {
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		var args []string
 		switch in := in.(type) {
 		case *nixfile.Cmd:
@@ -514,7 +491,7 @@ func checkShellFormNeedsShell(f *nixfile.File, _ map[string]string) []Warning {
 
 // argsText is the text of an instruction after its keyword.
 func argsText(in nixfile.Instruction) string {
-	o := original(in)
+	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {
 		return strings.TrimSpace(o[i:])
 	}
@@ -530,8 +507,8 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func checkEmptyImage(f *nixfile.File, _ map[string]string) []Warning {
-	for _, in := range f.Instructions {
+func checkEmptyImage(c *Input) []Warning {
+	for _, in := range c.File.Instructions {
 		switch in.(type) {
 		case *nixfile.Packages, *nixfile.Flake, *nixfile.Build, *nixfile.Copy:
 			return nil
@@ -540,61 +517,20 @@ func checkEmptyImage(f *nixfile.File, _ map[string]string) []Warning {
 	return []Warning{{Message: "The image is empty: without PACKAGES, FLAKE, BUILD or COPY it has nothing to run"}}
 }
 
-// original is an instruction's logical line as written.
-func original(in nixfile.Instruction) string {
-	switch in := in.(type) {
-	case *nixfile.Arg:
-		return in.Original
-	case *nixfile.Nixpkgs:
-		return in.Original
-	case *nixfile.Packages:
-		return in.Original
-	case *nixfile.Flake:
-		return in.Original
-	case *nixfile.Build:
-		return in.Original
-	case *nixfile.Copy:
-		return in.Original
-	case *nixfile.Env:
-		return in.Original
-	case *nixfile.Label:
-		return in.Original
-	case *nixfile.Entrypoint:
-		return in.Original
-	case *nixfile.Cmd:
-		return in.Original
-	case *nixfile.Workdir:
-		return in.Original
-	case *nixfile.User:
-		return in.Original
-	case *nixfile.Expose:
-		return in.Original
-	case *nixfile.Volume:
-		return in.Original
-	case *nixfile.StopSignal:
-		return in.Original
-	case *nixfile.NixConfig:
-		return in.Original
-	case *nixfile.Rootfs:
-		return in.Original
-	}
-	return ""
-}
-
 // written is an instruction's keyword as written.
 func written(in nixfile.Instruction) string {
-	o := original(in)
+	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {
 		return o[:i]
 	}
 	return o
 }
 
-func checkKeywordCase(f *nixfile.File, _ map[string]string) []Warning {
+func checkKeywordCase(c *Input) []Warning {
 	// As BuildKit's ConsistentInstructionCasing: keywords that are all
 	// upper or all lower case vote; upper case wins a tie.
 	var upper, lower int
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch w := written(in); w {
 		case strings.ToUpper(w):
 			upper++
@@ -607,7 +543,7 @@ func checkKeywordCase(f *nixfile.File, _ map[string]string) []Warning {
 		want, wantName = strings.ToLower, "lower"
 	}
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		w := written(in)
 		if w == "" || w == want(w) {
 			continue
@@ -629,9 +565,9 @@ var (
 
 func isSecretName(name string) bool { return secretRe.MatchString(name) && !publicRe.MatchString(name) }
 
-func checkSecretsUsedInArgOrEnv(f *nixfile.File, _ map[string]string) []Warning {
+func checkSecretsUsedInArgOrEnv(c *Input) []Warning {
 	var out []Warning
-	for _, in := range f.Instructions {
+	for _, in := range c.File.Instructions {
 		switch in := in.(type) {
 		case *nixfile.Arg:
 			if isSecretName(in.Name) {

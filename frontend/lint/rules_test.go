@@ -318,8 +318,13 @@ func TestUndefinedVariable(t *testing.T) {
 				"LABEL arch=$TARGETARCH lit='$NOPE' esc=\\$NOPE dq=\"\\$NOPE\"",
 				"ENTRYPOINT [\"sh\", \"-c\", \"echo $HOME\"]",
 				"CMD sh -c 'echo $HOME'",
-				"LABEL cost=$5",
 			),
+		},
+		{
+			// $5 is no parameter in a Nixfile: it expands to nothing.
+			name:    "a digit",
+			nixfile: nf("LABEL cost=$5"),
+			want:    []want{{1, "Usage of undefined variable '$5'"}},
 		},
 	})
 }

@@ -47,6 +47,9 @@ func Location(in Instruction) Range { return in.base().Range }
 // KeywordOf returns an instruction's keyword, upper case.
 func KeywordOf(in Instruction) string { return in.base().Keyword }
 
+// OriginalOf returns an instruction's logical line as written.
+func OriginalOf(in Instruction) string { return in.base().Original }
+
 // Words below are raw: quotes, backslashes and $VARIABLES are still in them.
 
 // Arg is ARG NAME[=default].

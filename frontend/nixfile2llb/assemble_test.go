@@ -54,6 +54,8 @@ func TestAssemble(t *testing.T) {
 		opt     nixfile2llb.ConvertOpt
 		// roots and deps make the closure; nil roots is no nix stage.
 		roots, deps []string
+		// sizes are the NarSizes of some of them, by name.
+		sizes map[string]int64
 		// rootfs is whether the image gets the files of the default
 		// ROOTFS (users, /tmp...); without, only the closure and the
 		// COPYs may write.
@@ -78,10 +80,13 @@ func TestAssemble(t *testing.T) {
 			wantMerge: true,
 		},
 		{
+			// Over the budget, half of it goes to paths of at least 1 MiB,
+			// a layer each (glibc), the rest to buckets.
 			name:       "a layer budget",
 			nixfile:    "ROOTFS none\nLAYERS 2\nPACKAGES hello busybox\n",
 			roots:      []string{"hello-2.12.1", "busybox-1.36.1"},
 			deps:       []string{"glibc-2.39-52", "libidn2-2.3.7", "libunistring-1.2"},
+			sizes:      map[string]int64{"glibc-2.39-52": 30 << 20, "busybox-1.36.1": 900 << 10},
 			wantLayers: 2,
 			wantMerge:  true,
 		},
@@ -162,6 +167,10 @@ func TestAssemble(t *testing.T) {
 			var closure *nixllb.Closure
 			if tt.roots != nil {
 				closure = closureOf(t, tt.roots, tt.deps, tt.roots)
+				for name, size := range tt.sizes {
+					p := storePath(t, name)
+					closure.Info[p] = nixllb.PathInfo{Path: p, NarSize: size}
+				}
 			}
 			if (plan.Stage != nil) != (closure != nil) {
 				t.Fatalf("plan.Stage is %v, want one iff the test gives a closure", plan.Stage)

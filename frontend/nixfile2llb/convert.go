@@ -20,6 +20,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,6 +55,9 @@ type ConvertOpt struct {
 	// BuildKit. Without MergeOp or the symlink file action the image is
 	// made another way, with the same files and layers (nixllb.Caps).
 	LLBCaps *apicaps.CapSet
+	// Expanded is the Nixfile expanded for these options (Expand), when
+	// the caller has it already; nil expands it.
+	Expanded *expand.Result
 	// Network is the nix stage's network mode (--network); the zero value
 	// is the daemon's default, as for a Dockerfile's RUN.
 	Network pb.NetMode
@@ -97,9 +101,11 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	// PATH is known only once the closure is: the usual directories stand
-	// in for it here, where nothing that reaches the image is expanded.
-	r, err := resolve(f, opt, defaultPath)
+	x := opt.Expanded
+	if x == nil {
+		x = Expand(f, opt)
+	}
+	r, err := resolve(f, opt, x)
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +176,12 @@ func (p *Plan) NixImageState() *llb.State { return p.nixImage }
 
 // needsContext reports whether the nix stage reads the build context.
 func needsContext(r *resolved) bool {
-	if r.packageSet != nil && (r.packageSet.Kind == nixllb.ContextDir ||
-		strings.HasPrefix(r.packageSet.Ref, "path:"+nixllb.ContextMount)) {
+	if r.packageSet.ReadsContext() {
 		return true
 	}
 	for _, g := range r.groups {
 		for _, in := range g.Installables {
-			if in.Kind == nixllb.File || strings.HasPrefix(in.Flake, "path:"+nixllb.ContextMount) {
+			if in.ReadsContext() {
 				return true
 			}
 		}
@@ -188,10 +193,11 @@ func (p *Plan) marks(r nixfile.Range) []llb.ConstraintsOpt {
 	if p.opt.SourceMap == nil {
 		return nil
 	}
-	return []llb.ConstraintsOpt{p.opt.SourceMap.Location([]*pb.Range{pbRange(r)})}
+	return []llb.ConstraintsOpt{p.opt.SourceMap.Location([]*pb.Range{PBRange(r)})}
 }
 
-func pbRange(r nixfile.Range) *pb.Range {
+// PBRange is a Nixfile range as BuildKit's source maps and errors take it.
+func PBRange(r nixfile.Range) *pb.Range {
 	return &pb.Range{
 		Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
 		End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
@@ -255,9 +261,14 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		return nil, fmt.Errorf("internal error: a closure is given if and only if the plan has a nix stage")
 	}
 	basePath := imagePath(closure)
-	r, err := resolve(p.file, p.opt, basePath)
-	if err != nil {
-		return nil, err
+	r := p.resolved
+	if r.readsPath && basePath != defaultPath {
+		// The plan read $PATH as the usual directories: the image's words
+		// that read it are expanded again with the image's.
+		var err error
+		if r, err = resolve(p.file, p.opt, expandWith(p.file, p.opt, basePath)); err != nil {
+			return nil, err
+		}
 	}
 	epoch := time.Unix(0, 0).UTC()
 	if p.opt.Epoch != nil {
@@ -441,12 +452,14 @@ func NixImageFor(buildArgs map[string]string) string {
 	return nixllb.DefaultImage
 }
 
-// ArgValues are the values the Nixfile's ARGs get with opt's build args, as
-// far as the Nixfile can be expanded (an ARG after an error is missing).
-func ArgValues(f *nixfile.File, opt ConvertOpt) map[string]string {
-	r, err := resolve(f, opt, defaultPath)
-	if err != nil || r == nil {
-		return nil
-	}
-	return r.argValues
+// Expand expands the Nixfile's words for opt's build args and platform,
+// as the build does: the converter builds from it and the checks read it.
+// $PATH is the usual directories, the image's PATH being known only once
+// the closure is (Assemble expands again the words that read it).
+func Expand(f *nixfile.File, opt ConvertOpt) *expand.Result {
+	return expandWith(f, opt, defaultPath)
+}
+
+func expandWith(f *nixfile.File, opt ConvertOpt, path string) *expand.Result {
+	return expand.Nixfile(f, expand.Options{BuildArgs: opt.BuildArgs, Platform: opt.platform(), Path: path})
 }

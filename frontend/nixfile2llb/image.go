@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,11 +47,12 @@ func imageFor(p ocispecs.Platform, c imageConfig, basePath string, rootEnv []str
 		env = setEnv(env, kv.Key, kv.Value)
 	}
 	img.Config.Env = env
+	// Copies: the plan's config serves every Assemble.
 	if c.hasEntry {
-		img.Config.Entrypoint = nonNil(c.entrypoint)
+		img.Config.Entrypoint = nonNil(slices.Clone(c.entrypoint))
 	}
 	if c.hasCmd {
-		img.Config.Cmd = nonNil(c.cmd)
+		img.Config.Cmd = nonNil(slices.Clone(c.cmd))
 	}
 	img.Config.WorkingDir = c.workdir
 	img.Config.User = c.user
@@ -94,24 +96,6 @@ func setEnv(env []string, k, v string) []string {
 	return append(env, k+"="+v)
 }
 
-// automaticArgs are the values an ARG of these names gets without a
-// default or a --build-arg, as in a Dockerfile, plus NIX_SYSTEM.
-func automaticArgs(p ocispecs.Platform) map[string]string {
-	args := map[string]string{
-		"TARGETPLATFORM": p.OS + "/" + p.Architecture,
-		"TARGETOS":       p.OS,
-		"TARGETARCH":     p.Architecture,
-		"TARGETVARIANT":  p.Variant,
-	}
-	if p.Variant != "" {
-		args["TARGETPLATFORM"] += "/" + p.Variant
-	}
-	if s, err := nixllb.System(p); err == nil {
-		args["NIX_SYSTEM"] = s
-	}
-	return args
-}
-
 // osFileMode passes unix mode bits (setuid 04000, setgid 02000, sticky
 // 01000) as BuildKit's copy expects them, not as Go's os.Mode* flags.
 func osFileMode(m int) os.FileMode { return os.FileMode(m) }
@@ -121,10 +105,6 @@ func osFileMode(m int) os.FileMode { return os.FileMode(m) }
 // may not pass 16 MiB: past it the build failed with "exit code: 1" and no
 // message. No real config comes near it.
 const MaxConfigSize = 4 << 20
-
-// MaxExpandedSize is the most bytes the words of a Nixfile may expand to,
-// in all: it bounds what build args make the frontend hold.
-const MaxExpandedSize = 16 << 20
 
 // checkConfigSize fails when img is larger than MaxConfigSize, blaming the
 // instruction that adds the most to it.

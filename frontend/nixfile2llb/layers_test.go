@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/solver/pb"
+	nixllb "github.com/nixfile/nixfile/llb"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -128,6 +129,21 @@ func (img *image) actionWrites(t *testing.T, op *pb.Op, a *pb.FileAction) []writ
 	in := op.Inputs[src]
 	from := img.g.op(in)
 	switch {
+	case img.g.stageOutput(in) == "/nixfile/closure" && strings.TrimSuffix(cp.Src, "/") == nixllb.StoreDir:
+		// A layer of several store paths: the store's entries its
+		// patterns name, each as if copied to itself.
+		if strings.TrimSuffix(cp.Dest, "/") != nixllb.StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || len(cp.ExcludePatterns) > 0 {
+			t.Errorf("a copy of the store to %s (contents only: %t) with include patterns %q, exclude patterns %q: want the store's named entries to the store",
+				cp.Dest, cp.DirCopyContents, cp.IncludePatterns, cp.ExcludePatterns)
+		}
+		var out []write
+		for _, pat := range cp.IncludePatterns {
+			p := nixllb.StoreDir + "/" + strings.ReplaceAll(pat, `\`, "")
+			one := cp.CloneVT()
+			one.Src, one.Dest, one.IncludePatterns, one.DirCopyContents = p, p, nil, false
+			out = append(out, write{path: p, origin: fromStage, copy: one})
+		}
+		return out
 	case img.g.stageOutput(in) == "/nixfile/closure":
 		return []write{{path: cp.Dest, origin: fromStage, copy: cp}}
 	case img.g.stageOutput(in) == "/nixfile/out":

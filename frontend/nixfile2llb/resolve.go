@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
 )
@@ -30,6 +29,9 @@ type resolved struct {
 	userInstr   nixfile.Instruction
 	// argValues are the values the ARGs got.
 	argValues map[string]string
+	// readsPath is true when a word reads $PATH, which Assemble knows
+	// better than the plan.
+	readsPath bool
 	// configLines are the instructions that set the image config, with
 	// about how many bytes each adds to it, to blame for a config too large.
 	configLines []sizedLine
@@ -75,145 +77,52 @@ type imageConfig struct {
 	stopSignal string
 }
 
-// env is the variables in scope at a line: declared build args and ENV.
-type env struct {
-	vars map[string]string
-	keys []string
-}
-
-func (e *env) Get(k string) (string, bool) { v, ok := e.vars[k]; return v, ok }
-func (e *env) Keys() []string              { return e.keys }
-func (e *env) set(k, v string) {
-	if _, ok := e.vars[k]; !ok {
-		e.keys = append(e.keys, k)
-	}
-	e.vars[k] = v
-}
-
-// resolve expands a Nixfile for the given build args. basePath is the PATH
-// the image starts with, for ENV PATH=...:$PATH.
-func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error) {
-	r := &resolved{rootfs: defaultRootfs(), argValues: map[string]string{}}
-	vars := &env{vars: map[string]string{}}
-	auto := automaticArgs(opt.platform())
-	lex := shell.NewLex('\\')
-	// expanded counts the bytes words expand to: in the instruction being
-	// read, and in the whole Nixfile, which MaxExpandedSize bounds.
-	var lineBytes, totalBytes int
-	count := func(in nixfile.Instruction, out string) error {
-		lineBytes += len(out)
-		totalBytes += len(out)
-		if totalBytes > MaxExpandedSize {
-			return nixfile.WithLocation(fmt.Errorf("%s: the Nixfile's words expand to more than %d MiB", nixfile.KeywordOf(in), MaxExpandedSize>>20), in)
+// resolve checks every value of a Nixfile expanded for the given build
+// args (see package expand), and reads them into what the conversion uses.
+func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, error) {
+	r := &resolved{rootfs: defaultRootfs(), argValues: x.Args}
+	for _, l := range x.Lines {
+		if l.Err != nil {
+			return nil, l.Err
 		}
-		return nil
-	}
-	word := func(in nixfile.Instruction, w string) (string, error) {
-		out, _, err := lex.ProcessWord(w, vars)
-		if err != nil {
-			return "", nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
-		}
-		if err := checkExpanded(w, out); err != nil {
-			return "", nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
-		}
-		return out, count(in, out)
-	}
-	// A string of a JSON array is one word as written: its quotes and
-	// backslashes are escaped, so that only $VARIABLES expand.
-	jsonWord := func(in nixfile.Instruction, s string) (string, error) {
-		return word(in, jsonWordEscaper.Replace(s))
-	}
-	words := func(in nixfile.Instruction, ws []string) ([]string, error) {
-		var out []string
-		for _, w := range ws {
-			parts, err := lex.ProcessWords(w, vars)
-			if err != nil {
-				return nil, nixfile.WithLocation(fmt.Errorf("%s: expanding %s: %w", nixfile.KeywordOf(in), w, err), in)
-			}
-			for _, p := range parts {
-				if err := checkExpanded(w, p); err != nil {
-					return nil, nixfile.WithLocation(fmt.Errorf("%s: %w", nixfile.KeywordOf(in), err), in)
-				}
-				if err := count(in, p); err != nil {
-					return nil, err
-				}
-			}
-			out = append(out, parts...)
-			if len(out) > nixfile.MaxWords {
-				return nil, nixfile.WithLocation(fmt.Errorf("%s: expands to more than %d words", nixfile.KeywordOf(in), nixfile.MaxWords), in)
-			}
-		}
-		return out, nil
-	}
-	// $PATH means the PATH the image starts with, as a base image's ENV
-	// would in a Dockerfile.
-	vars.set("PATH", basePath)
-
-	for _, in := range f.Instructions {
+		in := l.In
 		errAt := func(format string, a ...any) error {
 			return nixfile.WithLocation(fmt.Errorf(nixfile.KeywordOf(in)+": "+format, a...), in)
 		}
-		rng := nixfile.Location(in)
-		lineBytes = 0
+		rng := l.Range()
+		r.readsPath = r.readsPath || l.ReadsPath
 		switch in := in.(type) {
-		case *nixfile.Arg:
-			// As in a Dockerfile, an automatic build arg's value beats the
-			// ARG's default; only --build-arg overrides it.
-			if v, ok := opt.BuildArgs[in.Name]; ok {
-				vars.set(in.Name, v)
-			} else if v, ok := auto[in.Name]; ok {
-				vars.set(in.Name, v)
-			} else if in.Default != nil {
-				v, err := word(in, *in.Default)
-				if err != nil {
-					return nil, err
-				}
-				vars.set(in.Name, v)
-			}
-			if v, ok := vars.Get(in.Name); ok {
-				r.argValues[in.Name] = v
-			}
 		case *nixfile.Nixpkgs:
 			if r.packageSet != nil {
 				return nil, errAt("the package set is already given on line %d; a Nixfile has one NIXPKGS", r.packageSetLine.Start.Line)
 			}
-			ws, err := words(in, []string{in.Source})
-			if err != nil {
-				return nil, err
-			}
-			set, err := parsePackageSet(ws)
+			set, err := ParsePackageSet(l.Words)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.packageSet, r.packageSetLine = set, &rng
 		case *nixfile.Packages:
-			ws, err := words(in, in.Attrs)
-			if err != nil {
-				return nil, err
-			}
-			if len(ws) == 0 {
+			if len(l.Words) == 0 {
 				return nil, errAt("needs at least one package, and %s expands to none", strings.Join(in.Attrs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			for _, w := range ws {
+			for _, w := range l.Words {
 				p, err := nixllb.ParseAttrPath(w)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.Attr, Attr: p})
+				in := nixllb.Installable{Kind: nixllb.Attr, Attr: p}
+				in.Name = installableName(in)
+				g.Installables = append(g.Installables, in)
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Flake:
-			ws, err := words(in, in.Refs)
-			if err != nil {
-				return nil, err
-			}
-			if len(ws) == 0 {
+			if len(l.Words) == 0 {
 				return nil, errAt("needs at least one flake output, and %s expands to none", strings.Join(in.Refs, " "))
 			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			for _, w := range ws {
-				it, err := parseFlakeInstallable(w)
+			for _, w := range l.Words {
+				it, err := ParseFlakeInstallable(w)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
@@ -221,190 +130,99 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Build:
-			file, err := word(in, in.File)
-			if err != nil {
-				return nil, err
-			}
-			rel, err := contextRelative(file)
+			rel, err := contextRelative(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
-			attrs, err := words(in, in.Attrs)
-			if err != nil {
-				return nil, err
-			}
 			g := group{rng: rng, Group: nixllb.Group{Where: where(rng)}}
-			if len(attrs) == 0 {
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel})
+			attrs := [][]string{nil}
+			if len(l.Words) > 0 {
+				attrs = attrs[:0]
 			}
-			for _, a := range attrs {
+			for _, a := range l.Words {
 				p, err := nixllb.ParseAttrPath(a)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				g.Installables = append(g.Installables, nixllb.Installable{Kind: nixllb.File, Path: rel, Attr: p})
+				attrs = append(attrs, p)
+			}
+			for _, p := range attrs {
+				in := nixllb.Installable{Kind: nixllb.File, Path: rel, Attr: p}
+				in.Name = installableName(in)
+				g.Installables = append(g.Installables, in)
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
-			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in}
-			copyWord := word
-			if in.JSON {
-				copyWord = jsonWord
-			}
-			for _, s := range in.Sources {
-				v, err := copyWord(in, s)
-				if err != nil {
-					return nil, err
-				}
+			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in, dest: l.Value}
+			for _, v := range l.Words {
 				rel, err := contextRelative(v)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
 				c.sources = append(c.sources, rel)
 			}
-			dest, err := copyWord(in, in.Dest)
-			if err != nil {
-				return nil, err
-			}
-			c.dest = dest
 			if in.Chmod != "" {
-				v, err := word(in, in.Chmod)
-				if err != nil {
-					return nil, err
-				}
-				m, err := strconv.ParseUint(v, 8, 32)
+				m, err := strconv.ParseUint(l.Chmod, 8, 32)
 				if err != nil || m > 0o7777 {
-					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", v)
+					return nil, errAt("invalid --chmod=%s: give an octal mode such as 0755", l.Chmod)
 				}
 				mode := int(m)
 				c.mode = &mode
 			}
 			if in.Chown != "" {
-				v, err := word(in, in.Chown)
-				if err != nil {
-					return nil, err
-				}
-				u, g, _ := strings.Cut(v, ":")
+				u, g, _ := strings.Cut(l.Chown, ":")
 				if u == "" {
 					return nil, errAt("invalid --chown=%s: give USER[:GROUP]", in.Chown)
 				}
 				for _, id := range []string{u, g} {
 					if err := checkID(id); err != nil {
-						return nil, errAt("invalid --chown=%s: %v", v, err)
+						return nil, errAt("invalid --chown=%s: %v", l.Chown, err)
 					}
 				}
 				c.chown = &chown{user: u, group: g}
 			}
 			r.copies = append(r.copies, c)
 		case *nixfile.Env:
-			for _, kv := range in.Vars {
-				v, err := word(in, kv.Value)
-				if err != nil {
-					return nil, err
-				}
-				vars.set(kv.Key, v)
-				r.config.env = append(r.config.env, nixfile.KeyValue{Key: kv.Key, Value: v})
-			}
+			r.config.env = append(r.config.env, l.Pairs...)
 		case *nixfile.Label:
-			for _, kv := range in.Labels {
-				k, err := word(in, kv.Key)
-				if err != nil {
-					return nil, err
-				}
-				v, err := word(in, kv.Value)
-				if err != nil {
-					return nil, err
-				}
-				r.config.labels = append(r.config.labels, nixfile.KeyValue{Key: k, Value: v})
-			}
+			r.config.labels = append(r.config.labels, l.Pairs...)
 		case *nixfile.Entrypoint:
-			args := in.Args
-			for _, a := range args {
-				if in.JSON {
-					if err := count(in, a); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if !in.JSON {
-				var err error
-				if args, err = words(in, in.Args); err != nil {
-					return nil, err
-				}
-			}
-			r.config.entrypoint, r.config.hasEntry = slices.Clone(args), true
+			r.config.entrypoint, r.config.hasEntry = l.Words, true
 		case *nixfile.Cmd:
-			args := in.Args
-			for _, a := range args {
-				if in.JSON {
-					if err := count(in, a); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if !in.JSON {
-				var err error
-				if args, err = words(in, in.Args); err != nil {
-					return nil, err
-				}
-			}
-			r.config.cmd, r.config.hasCmd = slices.Clone(args), true
+			r.config.cmd, r.config.hasCmd = l.Words, true
 		case *nixfile.Workdir:
-			v, err := word(in, in.Path)
-			if err != nil {
-				return nil, err
-			}
+			v := l.Value
 			if !path.IsAbs(v) {
 				v = path.Join("/", r.config.workdir, v)
 			}
 			r.config.workdir = path.Clean(v)
 		case *nixfile.User:
 			r.userInstr = in
-			v, err := word(in, in.User)
-			if err != nil {
-				return nil, err
-			}
 			// The accounts are made when the image is: check them now,
 			// before the nix stage runs.
-			if _, err := accounts(v); err != nil {
+			if _, err := accounts(l.Value); err != nil {
 				return nil, nixfile.WithLocation(err, in)
 			}
-			r.config.user = v
+			r.config.user = l.Value
 		case *nixfile.NixConfig:
-			v, err := word(in, in.Value)
-			if err != nil {
-				return nil, err
-			}
-			s := nixllb.NixSetting{Name: in.Name, Value: v}
+			s := nixllb.NixSetting{Name: in.Name, Value: l.Value}
 			if err := nixllb.CheckNixSetting(s); err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.nixSettings = append(r.nixSettings, s)
 		case *nixfile.Layers:
-			v, err := word(in, in.Max)
-			if err != nil {
-				return nil, err
-			}
-			n, err := parseMaxLayers(v)
+			n, err := parseMaxLayers(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.maxLayers = n
 		case *nixfile.Rootfs:
-			ws, err := words(in, in.Settings)
-			if err != nil {
-				return nil, err
-			}
-			if err := r.rootfs.apply(ws); err != nil {
+			if err := r.rootfs.apply(l.Words); err != nil {
 				return nil, errAt("%v", err)
 			}
 			r.rootfsInstr = in
 		case *nixfile.Expose:
-			ports, err := words(in, in.Ports)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ports {
+			for _, p := range l.Words {
 				norm, err := normalizePort(p)
 				if err != nil {
 					return nil, errAt("%v", err)
@@ -412,34 +230,14 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 				r.config.ports = append(r.config.ports, norm)
 			}
 		case *nixfile.Volume:
-			var ps []string
-			if in.JSON {
-				// Each JSON string is one path: expanded, never split.
-				for _, p := range in.Paths {
-					v, err := jsonWord(in, p)
-					if err != nil {
-						return nil, err
-					}
-					ps = append(ps, v)
-				}
-			} else {
-				var err error
-				if ps, err = words(in, in.Paths); err != nil {
-					return nil, err
-				}
-			}
-			for _, p := range ps {
+			for _, p := range l.Words {
 				if !path.IsAbs(p) {
 					return nil, errAt("volume %q must be an absolute path", p)
 				}
 				r.config.volumes = append(r.config.volumes, path.Clean(p))
 			}
 		case *nixfile.StopSignal:
-			v, err := word(in, in.Signal)
-			if err != nil {
-				return nil, err
-			}
-			sig, err := parseSignal(v)
+			sig, err := parseSignal(l.Value)
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
@@ -448,7 +246,7 @@ func resolve(f *nixfile.File, opt ConvertOpt, basePath string) (*resolved, error
 		switch in.(type) {
 		case *nixfile.Env, *nixfile.Label, *nixfile.Entrypoint, *nixfile.Cmd, *nixfile.Workdir,
 			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal:
-			r.configLines = append(r.configLines, sizedLine{instr: in, size: lineBytes})
+			r.configLines = append(r.configLines, sizedLine{instr: in, size: l.Size})
 		}
 	}
 	// COPY --chown names the accounts of the last USER: check them before
@@ -555,15 +353,6 @@ func checkID(s string) error {
 	return nil
 }
 
-// checkExpanded checks a word after expansion: no NUL, which no name or
-// string of an image has (nix, exec and the kernel read up to it).
-func checkExpanded(w, out string) error {
-	if strings.IndexByte(out, 0) >= 0 {
-		return fmt.Errorf("%s expands to %q, which has a NUL byte", w, out)
-	}
-	return nil
-}
-
 func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line) }
 
 var portRe = regexp.MustCompile(`^([0-9]{1,5})(-([0-9]{1,5}))?(/(tcp|udp|sctp))?$`)
@@ -649,8 +438,13 @@ func localRef(ref string) (rel string, isPath, local bool, err error) {
 	return c, isPath, true, nil
 }
 
-// parsePackageSet reads NIXPKGS's words.
-func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
+// HasScheme reports whether a reference starts with a URL scheme or a flake
+// reference's type (github:, https:, git+ssh:, path:).
+func HasScheme(ref string) bool { return schemeRe.MatchString(ref) }
+
+// ParsePackageSet reads NIXPKGS's expanded words, as the build and the
+// checks read them.
+func ParsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	if len(ws) == 0 || len(ws) > 2 {
 		return nil, fmt.Errorf("takes a source and, for a tarball URL, an optional sha256:HASH")
 	}
@@ -688,10 +482,10 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%v; give a directory of the build context (./dir, or path:./dir for a flake), a flake reference or a URL", err)
 	case local && isPath:
-		return &nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: nixllb.ContextFlakeRef(rel)}, nil
+		return &nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: rel}, nil
 	case local:
 		return &nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: rel}, nil
-	case schemeRe.MatchString(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
+	case HasScheme(src) || !strings.Contains(src, "/") || indirectRe.MatchString(src):
 		if err := nixllb.ValidateRef(src); err != nil {
 			return nil, err
 		}
@@ -700,10 +494,10 @@ func parsePackageSet(ws []string) (*nixllb.PackageSet, error) {
 	return nil, fmt.Errorf("cannot tell what %q is: give <nixpkgs>, a flake reference (github:NixOS/nixpkgs/REV, nixpkgs/BRANCH), ./dir or an https tarball URL", src)
 }
 
-// parseFlakeInstallable reads ref#output. A ref to the build context ("."
-// or "./dir", "path:." or "path:./dir") is made readable inside the nix
-// stage.
-func parseFlakeInstallable(w string) (nixllb.Installable, error) {
+// ParseFlakeInstallable reads FLAKE's ref#output, as the build and the
+// checks read it. A ref to the build context ("." or "./dir", "path:." or
+// "path:./dir") is a ContextFlakeOutput.
+func ParseFlakeInstallable(w string) (nixllb.Installable, error) {
 	ref, frag, _ := strings.Cut(w, "#")
 	if ref == "" {
 		return nixllb.Installable{}, fmt.Errorf("%q has no flake reference before #", w)
@@ -716,12 +510,35 @@ func parseFlakeInstallable(w string) (nixllb.Installable, error) {
 	if err != nil {
 		return nixllb.Installable{}, fmt.Errorf("%v; give a flake in the build context (.#out or ./dir#out) or a remote flake", err)
 	}
+	var in nixllb.Installable
 	if local {
-		ref = nixllb.ContextFlakeRef(rel)
+		in = nixllb.Installable{Kind: nixllb.ContextFlakeOutput, Path: rel, Attr: attr}
 	} else if err := nixllb.ValidateRef(ref); err != nil {
 		return nixllb.Installable{}, err
+	} else {
+		in = nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}
 	}
-	return nixllb.Installable{Kind: nixllb.FlakeOutput, Flake: ref, Attr: attr}, nil
+	in.Name = installableName(in)
+	return in, nil
 }
 
-var jsonWordEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`)
+// installableName is an installable as a Nixfile names it, for progress
+// lines: a context flake as ./dir, attribute paths quoted where they must.
+func installableName(in nixllb.Installable) string {
+	attr := nixllb.FormatAttrPath(in.Attr)
+	switch in.Kind {
+	case nixllb.FlakeOutput:
+		return in.Flake + "#" + attr
+	case nixllb.ContextFlakeOutput:
+		if in.Path == "." {
+			return ".#" + attr
+		}
+		return "./" + in.Path + "#" + attr
+	case nixllb.File:
+		if attr == "" {
+			return in.Path
+		}
+		return in.Path + ":" + attr
+	}
+	return attr
+}

@@ -19,7 +19,7 @@ func resolveText(t *testing.T, text string, opt ConvertOpt) (*resolved, error) {
 	if err != nil {
 		t.Fatalf("Parse(%q): %v", text, err)
 	}
-	return resolve(f, opt, defaultPath)
+	return resolve(f, opt, Expand(f, opt))
 }
 
 func mustResolve(t *testing.T, text string, opt ConvertOpt) *resolved {
@@ -115,7 +115,6 @@ func TestResolveCopyChmod(t *testing.T) {
 }
 
 func TestResolvePackageSet(t *testing.T) {
-	ctx := "path:" + nixllb.ContextMount
 	tests := []struct {
 		src     string
 		want    nixllb.PackageSet
@@ -149,11 +148,11 @@ func TestResolvePackageSet(t *testing.T) {
 		{src: ".", want: nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: "."}},
 		{src: "./nix", want: nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: "nix"}},
 		{src: "./a/../nix/", want: nixllb.PackageSet{Kind: nixllb.ContextDir, Ref: "nix"}},
-		{src: "path:.", want: nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: ctx}},
-		{src: "path:./", want: nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: ctx}},
-		{src: "path:./nix", want: nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: ctx + "/nix"}},
-		{src: "path:./a/../nix", want: nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: ctx + "/nix"}},
-		{src: "path:nix", want: nixllb.PackageSet{Kind: nixllb.FlakeRef, Ref: ctx + "/nix"}},
+		{src: "path:.", want: nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: "."}},
+		{src: "path:./", want: nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: "."}},
+		{src: "path:./nix", want: nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: "nix"}},
+		{src: "path:./a/../nix", want: nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: "nix"}},
+		{src: "path:nix", want: nixllb.PackageSet{Kind: nixllb.ContextFlake, Ref: "nix"}},
 
 		// Absolute paths and paths out of the context.
 		{src: "/nix", wantErr: "/nix is an absolute path"},
@@ -184,24 +183,26 @@ func TestResolvePackageSet(t *testing.T) {
 }
 
 func TestResolveFlake(t *testing.T) {
-	ctx := "path:" + nixllb.ContextMount
 	tests := []struct {
-		ref     string
-		want    string // the flake reference
-		wantErr string
+		ref string
+		// want is the flake reference, or "./DIR" for a flake of the build
+		// context; name is the installable's name in progress lines.
+		want, name string
+		wantErr    string
 	}{
-		{ref: ".#app", want: ctx},
-		{ref: ".", want: ctx},
-		{ref: "./#app", want: ctx},
-		{ref: "./tools#cli", want: ctx + "/tools"},
-		{ref: "./a/../tools#cli", want: ctx + "/tools"},
-		{ref: "path:.#app", want: ctx},
-		{ref: "path:./tools#cli", want: ctx + "/tools"},
-		{ref: "path:./a/../tools#cli", want: ctx + "/tools"},
-		{ref: "path:tools#cli", want: ctx + "/tools"},
-		{ref: "github:owner/repo#tool", want: "github:owner/repo"},
-		{ref: "nixpkgs#hello", want: "nixpkgs"},
-		{ref: "nixpkgs/nixos-24.05#hello", want: "nixpkgs/nixos-24.05"},
+		{ref: ".#app", want: "./.", name: ".#app"},
+		{ref: ".", want: "./.", name: ".#"},
+		{ref: "./#app", want: "./.", name: ".#app"},
+		{ref: "./tools#cli", want: "./tools", name: "./tools#cli"},
+		{ref: "./a/../tools#cli", want: "./tools", name: "./tools#cli"},
+		{ref: "path:.#app", want: "./.", name: ".#app"},
+		{ref: "path:./tools#cli", want: "./tools", name: "./tools#cli"},
+		{ref: "path:./a/../tools#cli", want: "./tools", name: "./tools#cli"},
+		{ref: "path:tools#cli", want: "./tools", name: "./tools#cli"},
+		{ref: "github:owner/repo#tool", want: "github:owner/repo", name: "github:owner/repo#tool"},
+		{ref: "nixpkgs#hello", want: "nixpkgs", name: "nixpkgs#hello"},
+		{ref: "nixpkgs/nixos-24.05#hello", want: "nixpkgs/nixos-24.05", name: "nixpkgs/nixos-24.05#hello"},
+		{ref: "github:a/b#x.\"y.z\"", want: "github:a/b", name: "github:a/b#x.\"y.z\""},
 
 		{ref: "/flake#app", wantErr: "/flake is an absolute path"},
 		{ref: "path:/flake#app", wantErr: "path:/flake is an absolute path"},
@@ -215,7 +216,7 @@ func TestResolveFlake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			text := "ARG A\nFLAKE " + tt.ref + "\n"
+			text := "ARG A\nFLAKE '" + tt.ref + "'\n"
 			if tt.wantErr != "" {
 				wantResolveError(t, text, ConvertOpt{}, 2, "FLAKE: "+tt.wantErr)
 				return
@@ -224,10 +225,31 @@ func TestResolveFlake(t *testing.T) {
 			if len(r.groups) != 1 || len(r.groups[0].Installables) != 1 {
 				t.Fatalf("groups %+v, want one installable", r.groups)
 			}
-			if got := r.groups[0].Installables[0]; got.Kind != nixllb.FlakeOutput || got.Flake != tt.want {
-				t.Errorf("installable %+v, want flake %q", got, tt.want)
+			got := r.groups[0].Installables[0]
+			ref := got.Flake
+			if got.Kind == nixllb.ContextFlakeOutput {
+				ref = "./" + got.Path
+			} else if got.Kind != nixllb.FlakeOutput {
+				t.Fatalf("installable %+v, want a flake output", got)
+			}
+			if ref != tt.want || got.Name != tt.name {
+				t.Errorf("installable %+v, want flake %q named %q", got, tt.want, tt.name)
 			}
 		})
+	}
+}
+
+// Attributes and files are named as a Nixfile names them.
+func TestResolveInstallableNames(t *testing.T) {
+	r := mustResolve(t, "PACKAGES python3Packages.requests 'a.\"b.c\"'\nBUILD default.nix\nBUILD ./pkgs/app.nix app bin\n", ConvertOpt{})
+	var got []string
+	for _, g := range r.groups {
+		for _, in := range g.Installables {
+			got = append(got, in.Name)
+		}
+	}
+	if want := []string{"python3Packages.requests", `a."b.c"`, "default.nix", "pkgs/app.nix:app", "pkgs/app.nix:bin"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names %q, want %q", got, want)
 	}
 }
 

@@ -358,6 +358,21 @@ func packageName(p string) string {
 
 // apply reads ROOTFS's words: "none", or KEY=on|off for users, tmp, certs,
 // bin and etc, and prefer=NAME[,NAME...].
+// CertsAfter reads a ROOTFS line's expanded words, as the build does, and
+// returns whether the image still gets its CA bundle after each word, given
+// whether it had one before: the checks follow the bundle word by word.
+func CertsAfter(certs bool, words []string) ([]bool, error) {
+	o := rootfsOptions{certs: certs}
+	out := make([]bool, 0, len(words))
+	for _, w := range words {
+		if err := o.apply([]string{w}); err != nil {
+			return nil, err
+		}
+		out = append(out, o.certs)
+	}
+	return out, nil
+}
+
 func (o *rootfsOptions) apply(words []string) error {
 	for _, w := range words {
 		if w == "none" {

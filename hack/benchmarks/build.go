@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 )
@@ -31,6 +33,9 @@ type build struct {
 	// frontend, if set, is the frontend image ours is built with instead of
 	// the nixfile one (the no-op frontend's).
 	frontend string
+	// pushTo, if set, is the reference the image is pushed to in the bed's
+	// registry (type=image,push=true), instead of the export to an OCI tar.
+	pushTo string
 }
 
 // nixfile is the Nixfile ours builds: what a user would write for b.
@@ -65,7 +70,7 @@ type imageInfo struct {
 	manifest   ocispecs.Descriptor
 	config     ocispecs.Descriptor
 	layers     []ocispecs.Descriptor
-	storePaths []string // top-level entries of /nix/store, over all layers
+	storePaths []string // top-level entries of /nix/store, over all layers (OCI exports only)
 }
 
 func (i imageInfo) size() int64 {
@@ -76,8 +81,9 @@ func (i imageInfo) size() int64 {
 	return n
 }
 
-// run builds b and exports the image to an OCI tar in a temp dir; the time
-// is that of the Solve, export included. The tar is read back afterwards.
+// run builds b and exports the image to an OCI tar in a temp dir, or pushes
+// it (b.pushTo); the time is that of the Solve, export or push included. The
+// tar, or the pushed manifest, is read back afterwards.
 func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
@@ -120,6 +126,11 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 		Type:   client.ExporterOCI,
 		Output: func(map[string]string) (io.WriteCloser, error) { return os.Create(tarPath) },
 	}}
+	if b.pushTo != "" {
+		opt.Exports = []client.ExportEntry{{Type: client.ExporterImage, Attrs: map[string]string{
+			"name": b.pushTo, "push": "true", "registry.insecure": "true",
+		}}}
+	}
 
 	statusCh := make(chan *client.SolveStatus)
 	logs := &tailBuffer{max: 60}
@@ -148,6 +159,13 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 	}
 	if bd.verbose {
 		printSteps(b, elapsed, steps)
+	}
+	if b.pushTo != "" {
+		info, err := readPushed(ctx, b.pushTo)
+		if err != nil {
+			return 0, imageInfo{}, fmt.Errorf("reading back the pushed %s: %w", b.pushTo, err)
+		}
+		return elapsed, info, nil
 	}
 	info, err := readOCI(tarPath, dir)
 	if err != nil {
@@ -220,6 +238,68 @@ func readOCI(tarPath, dir string) (imageInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// readPushed reads an image's manifest back from the bed's registry (plain
+// HTTP on loopback): through an index, the one image that is not an
+// attestation.
+func readPushed(ctx context.Context, ref string) (imageInfo, error) {
+	i := strings.LastIndex(ref, ":")
+	if i < strings.LastIndex(ref, "/") {
+		return imageInfo{}, fmt.Errorf("no tag in %q", ref)
+	}
+	repo, tag := ref[:i], ref[i+1:]
+	host, name, _ := strings.Cut(repo, "/")
+	get := func(r string) (ocispecs.Descriptor, []byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/v2/"+name+"/manifests/"+r, nil)
+		if err != nil {
+			return ocispecs.Descriptor{}, nil, err
+		}
+		req.Header.Set("Accept", strings.Join([]string{ocispecs.MediaTypeImageIndex, ocispecs.MediaTypeImageManifest,
+			"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json"}, ", "))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ocispecs.Descriptor{}, nil, err
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return ocispecs.Descriptor{}, nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return ocispecs.Descriptor{}, nil, fmt.Errorf("GET manifest %s: %s", r, resp.Status)
+		}
+		return ocispecs.Descriptor{MediaType: resp.Header.Get("Content-Type"), Digest: digest.FromBytes(data), Size: int64(len(data))}, data, nil
+	}
+	desc, data, err := get(tag)
+	if err != nil {
+		return imageInfo{}, err
+	}
+	var m struct {
+		ocispecs.Manifest
+		Manifests []ocispecs.Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return imageInfo{}, err
+	}
+	if len(m.Manifests) > 0 {
+		var found []ocispecs.Descriptor
+		for _, d := range m.Manifests {
+			if d.Annotations["vnd.docker.reference.type"] != "attestation-manifest" {
+				found = append(found, d)
+			}
+		}
+		if len(found) != 1 {
+			return imageInfo{}, fmt.Errorf("want one image in %s, got %d", ref, len(found))
+		}
+		if desc, data, err = get(found[0].Digest.String()); err != nil {
+			return imageInfo{}, err
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			return imageInfo{}, err
+		}
+	}
+	return imageInfo{manifest: desc, config: m.Config, layers: m.Layers}, nil
 }
 
 // singleManifest finds the one image manifest of an index, descending into

@@ -6,7 +6,7 @@
 //
 // Run it through hack/bench, which brings the test bed up first:
 //
-//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3|none] [-dedupe=false]
+//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3,B400,T2000|none] [-dedupe=false] [-push=false]
 //	           [-concurrent 1,2,4] [-concurrent-slow 10s]
 //
 // Every workload and side gets a buildkitd of its own on an empty state (the
@@ -15,6 +15,8 @@
 // two sides take turns at every step. Ours' daemon also times no-change
 // rebuilds through noopfrontend, a gateway frontend that does nothing (pushed
 // to the bed's registry at the start): the floor of any gateway frontend.
+// With -push, each side then pushes its image to the bed's registry and
+// times more "+1 package" rebuilds exported by a push there, as CI does.
 //
 // Then N builds at once (-concurrent), each of a Nixfile needing a package
 // of its own, on one daemon per side: the wall time against one build's.
@@ -58,6 +60,9 @@ type workload struct {
 	name     string
 	packages []string // attribute paths of <nixpkgs>
 	slow     bool     // also build slow.nix, a package that takes -slow to build
+	// synthetic, if set, also builds big.nix: a closure of that many store
+	// paths of random data (see syntheticNix).
+	synthetic *synthetic
 	// adds are the packages added for the "+1 package" rebuilds, one per
 	// repeat, so that each repeat has something new to build.
 	adds []string
@@ -81,6 +86,29 @@ var workloads = []workload{
 		packages: []string{"hello"},
 		adds:     []string{"greeter", "tzdata", "iana-etc", "motd"},
 	},
+	{
+		// Big closures: where a change must cost what changed, not the
+		// closure. The adds are small packages that reference nothing.
+		name:      "B400",
+		synthetic: &synthetic{paths: 400, size: 1 << 20},
+		adds:      smallAdds,
+	},
+	{
+		name:      "T2000",
+		synthetic: &synthetic{paths: 2000, size: 100},
+		adds:      smallAdds,
+	},
+}
+
+// smallAdds are packages of the test set of a few bytes each, with no
+// references: "+1 small package" for the big closures.
+var smallAdds = []string{"motd", "odd", "iana-etc", "tzdata", "libfoo", "cacert"}
+
+// synthetic is a closure made of random data: paths store paths of size
+// bytes each, and a root that refers to them all.
+type synthetic struct {
+	paths int
+	size  int64
 }
 
 // The layers (dedupe) comparison: a first image, and a second sharing most of
@@ -90,12 +118,16 @@ var (
 	dedupeSecond = []string{"busybox", "hello", "greeter", "cacert", "tools.greet"}
 )
 
-const slowFile = "slow.nix"
+const (
+	slowFile      = "slow.nix"
+	syntheticFile = "big.nix"
+)
 
 type config struct {
 	cold, rebuilds int
 	slow           time.Duration
 	dedupe         bool
+	push           bool
 	verbose        bool
 	workloads      []workload
 	concurrent     []int         // numbers of builds started at once
@@ -116,8 +148,9 @@ func main() {
 	cold := flag.Int("cold", 1, "cold builds per workload and side, each on a fresh buildkitd; the median is printed")
 	rebuilds := flag.Int("rebuilds", 3, "repeats of each rebuild; the median is printed")
 	slow := flag.Duration("slow", 15*time.Second, "how long the slow package of W1 takes to build")
-	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2,W3)")
+	only := flag.String("workloads", "", "comma-separated workloads to run (default all: W1,W2,W3,B400,T2000)")
 	dedupe := flag.Bool("dedupe", true, "also compare what a second image adds to a registry holding a first")
+	push := flag.Bool("push", true, "also time \"+1 package\" rebuilds pushed to the bed's registry, which holds the first image")
 	verbose := flag.Bool("v", false, "print each build's steps (start, duration) to stderr")
 	concurrent := flag.String("concurrent", "1,2,4", `numbers of builds to start at once on one daemon, each needing a package of its own ("": none)`)
 	concurrentSlow := flag.Duration("concurrent-slow", 10*time.Second, "how long the package of each concurrent build takes to build")
@@ -131,7 +164,7 @@ func main() {
 	}
 
 	cfg := config{
-		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, verbose: *verbose,
+		cold: *cold, rebuilds: *rebuilds, slow: *slow, dedupe: *dedupe, push: *push, verbose: *verbose,
 		frontendImage: os.Getenv("NIXFILE_FRONTEND_IMAGE"),
 		registry:      os.Getenv("NIXFILE_REGISTRY"),
 		nixImage:      os.Getenv("NIXFILE_NIX_IMAGE_DEFAULT"),
@@ -195,8 +228,13 @@ type sideResult struct {
 	coldFetch, noChangeFetch, addOneFetch []fetched
 	added                                 []string // the package each addOne repeat added
 	addBytes                              []int64  // what each +1 image adds to a registry holding the image
-	img                                   imageInfo
-	defaults                              *imageInfo // ours with the ROOTFS defaults
+	// the +1 rebuilds exported by a push to the bed's registry, which
+	// holds the image: their times, packages and the bytes each adds
+	addPush      []time.Duration
+	addedPush    []string
+	addPushBytes []int64
+	img          imageInfo
+	defaults     *imageInfo // ours with the ROOTFS defaults
 	// ours only: the no-change rebuilds through the no-op frontend
 	noopNoChange []time.Duration
 }
@@ -264,6 +302,12 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		if w.slow {
 			nixFiles = []string{slowFile}
 			if err := os.WriteFile(filepath.Join(contextDir, slowFile), []byte(slowNix(cfg.runID, cfg.slow)), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		if w.synthetic != nil {
+			nixFiles = append(nixFiles, syntheticFile)
+			if err := os.WriteFile(filepath.Join(contextDir, syntheticFile), []byte(syntheticNix(*w.synthetic)), 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -338,6 +382,11 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 					progress("%s %s: rebuild, +%s: %s", w.name, s, w.adds[j], secs(t))
 				}
 			}
+			if cfg.push {
+				if err := measurePush(ctx, cfg, w, bds, base, res); err != nil {
+					return err
+				}
+			}
 			b := base[ours]
 			b.rootfsDefaults = true
 			t, def, err := bds[ours].run(ctx, b)
@@ -360,6 +409,43 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		}
 	}
 	return res, nil
+}
+
+// measurePush pushes each side's image to a repository of its own in the
+// bed's registry (untimed), then times "+1 package" rebuilds exported by a
+// push to that repository, each with a package the OCI rebuilds did not add.
+func measurePush(ctx context.Context, cfg config, w workload, bds map[side]*builder, base map[side]build, res map[side]*sideResult) error {
+	first := map[side]imageInfo{}
+	repo := func(s side) string {
+		return fmt.Sprintf("%s/nixfile-bench-%s-%s-%s", cfg.registry, cfg.runID, strings.ToLower(w.name), s)
+	}
+	for _, s := range []side{ours, baseline} {
+		b := base[s]
+		b.pushTo = repo(s) + ":first"
+		_, img, err := bds[s].run(ctx, b)
+		if err != nil {
+			return err
+		}
+		first[s] = img
+	}
+	adds := w.adds[min(cfg.rebuilds, len(w.adds)):]
+	for j := range min(cfg.rebuilds, len(adds)) {
+		for _, s := range turns(j) {
+			b := base[s]
+			b.packages = append(slices.Clone(w.packages), adds[j])
+			b.pushTo = fmt.Sprintf("%s:plus%d", repo(s), j+1)
+			t, more, err := bds[s].run(ctx, b)
+			if err != nil {
+				return err
+			}
+			_, bytes := addedBytes(first[s], more)
+			res[s].addPush = append(res[s].addPush, t)
+			res[s].addedPush = append(res[s].addedPush, adds[j])
+			res[s].addPushBytes = append(res[s].addPushBytes, bytes)
+			progress("%s %s: rebuild, +%s, pushed: %s, %s new in the registry", w.name, s, adds[j], secs(t), humanBytes(bytes))
+		}
+	}
+	return nil
 }
 
 // turns is the order of the sides at the n-th repeat of a step: each goes
@@ -444,6 +530,36 @@ func addedBytes(prev, next imageInfo) (newLayers int, bytes int64) {
 		}
 	}
 	return newLayers, bytes + next.config.Size + next.manifest.Size
+}
+
+// syntheticNix is a closure of random data, the same for both sides: a
+// derivation with syn.paths outputs of syn.size random bytes each (one nix
+// build, so that nix's cost per derivation does not hide the image's cost
+// per path), and a root that refers to every output. The closure has
+// syn.paths+1 store paths.
+func syntheticNix(syn synthetic) string {
+	return fmt.Sprintf(`# generated by hack/bench: %[1]d store paths of %[2]d random bytes each, and a root
+let
+  pkgs = import <nixpkgs> { };
+  bb = "${pkgs.busybox}/bin/busybox";
+  blobs = derivation {
+    name = "bench-blob";
+    system = builtins.currentSystem;
+    builder = "${pkgs.busybox}/bin/sh";
+    outputs = builtins.genList (i: "b${toString i}") %[1]d;
+    args = [ "-c" "for o in $outputs; do eval p=\\$$o; ${bb} head -c %[2]d /dev/urandom > $p; done" ];
+  };
+in
+derivation {
+  name = "bench-root";
+  system = builtins.currentSystem;
+  builder = "${pkgs.busybox}/bin/sh";
+  passAsFile = [ "refs" ];
+  refs = builtins.concatStringsSep "
+" (map (o: blobs.${o}) blobs.outputs);
+  args = [ "-c" "${bb} cp $refsPath $out" ];
+}
+`, syn.paths, syn.size)
 }
 
 // slowNix is a package that takes d to build, the same for both sides: a

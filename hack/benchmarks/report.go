@@ -121,6 +121,13 @@ func report(cfg config, m machineInfo, res results, took time.Duration) string {
 		t.time(fmt.Sprintf("rebuild, no change: a gateway frontend that does nothing (the floor of any `# syntax=` frontend; median of %d)",
 			len(o.noopNoChange)), o.noopNoChange, bl.noChange)
 		t.time(fmt.Sprintf("rebuild after adding one package (median of %d: %s)", len(o.addOne), plusList(o.added)), o.addOne, bl.addOne)
+		t.add("rebuild after adding one package, over the cold build (goal for ours: at most 0.3)",
+			ratio(float64(median(o.addOne)), float64(median(o.cold))), ratio(float64(median(bl.addOne)), float64(median(bl.cold))), "")
+		if len(o.addPush) > 0 {
+			t.time(fmt.Sprintf("rebuild after adding one package, pushed to the bed's registry, which holds the image (median of %d: %s)",
+				len(o.addPush), plusList(o.addedPush)), o.addPush, bl.addPush)
+			t.bytes("bytes that push adds to the registry (median)", medianInt(o.addPushBytes), medianInt(bl.addPushBytes))
+		}
 		if cfg.fetch.path != "" {
 			t.fetched("fetched from the binary cache: cold build (median)", o.coldFetch, bl.coldFetch)
 			t.fetched("fetched from the binary cache: rebuild, no change (median)", o.noChangeFetch, bl.noChangeFetch)
@@ -203,6 +210,10 @@ func describe(w workload, cfg config) string {
 	s := "`" + strings.Join(w.packages, " ") + "`"
 	if w.slow {
 		s += fmt.Sprintf(" + a slow package (a `.nix` file of the context that takes %s to build)", cfg.slow)
+	}
+	if y := w.synthetic; y != nil {
+		s = fmt.Sprintf("%d store paths of %s of random data each, and a root that refers to them (`big.nix`, one nix build)",
+			y.paths, humanBytes(y.size))
 	}
 	return s
 }

@@ -98,10 +98,14 @@ func TestLayerBudget(t *testing.T) {
 		nixfile string
 		attrs   map[string]string
 		budget  int
+		want    int // layers the closure takes
 	}{
-		{name: "LAYERS in the Nixfile", nixfile: "PACKAGES greeter tools.greet odd\nLAYERS 2\n", budget: 2},
-		{name: "the build arg", nixfile: "PACKAGES greeter tools.greet odd\n", attrs: map[string]string{"build-arg:NIXFILE_LAYERS": "3"}, budget: 3},
-		{name: "under the budget, a layer per path", nixfile: "PACKAGES greeter tools.greet odd\nLAYERS 100\n", budget: 5},
+		// Over the budget, busybox (about 2 MiB) keeps a layer of its own
+		// and the four small paths share the one bucket a budget of 2 or
+		// 3 has: paths under 1 MiB never get a layer of their own there.
+		{name: "LAYERS in the Nixfile", nixfile: "PACKAGES greeter tools.greet odd\nLAYERS 2\n", budget: 2, want: 2},
+		{name: "the build arg", nixfile: "PACKAGES greeter tools.greet odd\n", attrs: map[string]string{"build-arg:NIXFILE_LAYERS": "3"}, budget: 3, want: 2},
+		{name: "under the budget, a layer per path", nixfile: "PACKAGES greeter tools.greet odd\nLAYERS 100\n", budget: 100, want: 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,8 +127,8 @@ func TestLayerBudget(t *testing.T) {
 					count[p]++
 				}
 			}
-			if closureLayers != tc.budget {
-				t.Errorf("the closure takes %d layers, want %d", closureLayers, tc.budget)
+			if closureLayers != tc.want || closureLayers > tc.budget {
+				t.Errorf("the closure takes %d layers, want %d (a budget of %d)", closureLayers, tc.want, tc.budget)
 			}
 			for _, p := range closure {
 				if count[p] != 1 {
