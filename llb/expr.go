@@ -196,10 +196,18 @@ var nixStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\
 var nixPathNameRe = regexp.MustCompile(`^[a-zA-Z0-9._+-]+(/[a-zA-Z0-9._+-]+)*$`)
 
 // ValidateNixPathName checks the name of a NIX_PATH entry, as in <name>,
-// against Nix's grammar, so that it is one <...> path and nothing else.
+// against Nix's grammar, so that it is one <...> path and nothing else,
+// below its entry: a part . or .. is refused, since <nixpkgs/../run/...>
+// reaches any file of the nix stage's container, a mounted secret among
+// them, whose lines nix prints when they do not parse as Nix.
 func ValidateNixPathName(name string) error {
 	if !nixPathNameRe.MatchString(name) {
 		return fmt.Errorf("invalid NIX_PATH entry <%s>: a name has only letters, digits and . _ - + (and / between names)", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "." || part == ".." {
+			return fmt.Errorf("invalid NIX_PATH entry <%s>: %s would leave the entry (a name names an entry and what is below it)", name, part)
+		}
 	}
 	return nil
 }
@@ -209,9 +217,19 @@ func ValidateNixPathName(name string) error {
 // reference has (", <, >, \, `, {, }, |, ^). It is quoted as a Nix
 // string anyway; this makes a bad value an error at its line rather than
 // something nix reads as it will.
+//
+// A reference that nix would read from the nix stage's own filesystem
+// (file:, path:, git+file:, tarball+file: and every other ...+file:) is
+// refused as well: it would copy files of the container, such as the
+// secrets mounted there, into the store cache that every build on the
+// daemon shares and can read. The build context is reached as ./dir or
+// path:./dir, which the frontend maps to where the stage mounts it.
 func ValidateRef(ref string) error {
 	if ref == "" {
 		return fmt.Errorf("empty reference")
+	}
+	if scheme, _, ok := strings.Cut(strings.ToLower(ref), ":"); ok && (scheme == "file" || scheme == "path" || strings.HasSuffix(scheme, "+file")) {
+		return fmt.Errorf("%s reads files of the nix stage's container, not of the build context; give a directory of the build context as ./dir (path:./dir for a flake) or a remote reference", ref)
 	}
 	for i := 0; i < len(ref); i++ {
 		c := ref[i]

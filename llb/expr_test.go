@@ -550,6 +550,10 @@ func TestValidateNixPathName(t *testing.T) {
 		{name: "newline", value: "a\nb"},
 		{name: "NUL", value: "a\x00b"},
 		{name: "non-ASCII", value: "é"},
+		{name: "dot dot", value: "nixpkgs/../run/secrets/netrc"},
+		{name: "dot dot first", value: "../nixpkgs"},
+		{name: "dot", value: "nixpkgs/./lib"},
+		{name: "dots in a name", value: "nixpkgs/..lib/a..b", ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -592,6 +596,14 @@ func TestValidateRef(t *testing.T) {
 		{name: "non-ASCII", value: "github:a/é"},
 		{name: "pipe", value: "github:a|b"},
 		{name: "caret", value: "github:a^b"},
+		{name: "git+https", value: "git+https://example.com/file.git", ok: true},
+		{name: "a file URL", value: "file:///run/secrets/netrc"},
+		{name: "git+file", value: "git+file:///run/secrets"},
+		{name: "git+file, relative", value: "git+file:run/secrets"},
+		{name: "tarball+file", value: "tarball+file:///tmp/x.tar.gz"},
+		{name: "hg+file", value: "hg+file:///r"},
+		{name: "path, absolute", value: "path:/run/secrets"},
+		{name: "upper case", value: "GIT+FILE:///run/secrets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

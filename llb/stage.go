@@ -147,9 +147,10 @@ func NixCacheID(storeID string) string {
 const TimeoutArg = "NIXFILE_NIX_TIMEOUT"
 
 // DefaultTimeout is the nix build's time limit without TimeoutArg: 3 hours.
-// A build that hangs holds the daemon's store cache, which every build on
-// it shares, for as long as it runs; 3 hours lets a large package build
-// from source on a CI runner, and ends a hung one on the same day.
+// A build that hangs holds a build of the daemon, and nix's locks on what
+// it builds (which other builds of the same paths wait for), for as long
+// as it runs; 3 hours lets a large package build from source on a CI
+// runner, and ends a hung one on the same day.
 const DefaultTimeout = 3 * 60 * 60
 
 // The nix steps' scripts and the Nix files beside build.nix: files of this
@@ -222,14 +223,51 @@ func NewStage(spec StageSpec) Stage {
 	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
 
-// nixCacheMountOpts mount nix's caches, locked as the store is (after it,
-// so that every build takes the two locks in the same order), at
-// XDG_CACHE_HOME: nix reads that whatever HOME the image has.
+// nixCacheMountOpts mount nix's caches, shared as the store is (nix keeps
+// them in SQLite databases and a git repository of its own, each safe for
+// concurrent nix processes), at XDG_CACHE_HOME: nix reads that whatever
+// HOME the image has.
 func nixCacheMountOpts(storeID string) []llb.RunOption {
 	return []llb.RunOption{
-		llb.AddMount(nixCacheMount, llb.Scratch(), llb.AsPersistentCacheDir(NixCacheID(storeID), llb.CacheMountLocked)),
+		llb.AddMount(nixCacheMount, llb.Scratch(), llb.AsPersistentCacheDir(NixCacheID(storeID), llb.CacheMountShared)),
 		llb.AddEnv("XDG_CACHE_HOME", nixCacheMount),
 	}
+}
+
+// seedScript makes the store cache's seed: the image's /nix (made if the
+// image has none, as a Debian-based nix image may not), opened once by the
+// image's own nix so that nix's database exists, at the schema of that nix.
+//
+// This is what lets concurrent builds share the store. nix (without a
+// daemon) serializes its processes on one store with flock and SQLite's
+// locks, except when it creates a new store: with no schema file, every
+// process takes the "new store" path under only a shared lock, and they
+// race to create the database, switch it to WAL, write the schema file
+// and make gcroots/profiles. Seen, with 8 to 16 nix processes started at
+// once on an empty /nix (nix 2.8 and 2.26): "'/nix/var/nix/db/schema' is
+// corrupt" (a reader met the file before its writer filled it), "creating
+// symlink from '/nix/var/nix/gcroots/profiles' ... File exists" and, in
+// a CI run of two builds on a new store, "SQLite database
+// '/nix/var/nix/db/db.sqlite' is busy" (nix does not retry the switch to
+// WAL); on a store whose database exists, none in 680 processes. A
+// schema upgrade (a newer nix on a store that NIXFILE_STORE shares with an
+// older one) takes nix's big lock exclusively and is safe; nothing in the
+// stage collects garbage (nix's temporary roots are files named by PID,
+// which the containers' PID namespaces reuse: a GC would not see them).
+const seedScript = `set -eu
+mkdir -p /nix/store
+nix-store --dump-db >/dev/null
+`
+
+// seedStore is the store cache's seed, at /nix: see seedScript. It runs
+// once per nix image on a daemon (BuildKit caches it by the image's
+// digest), with no network: it reads nothing but the image.
+func seedStore(image llb.State) llb.State {
+	return image.Run(
+		llb.Args([]string{"/bin/sh", "-c", seedScript}),
+		llb.Network(pb.NetMode_NONE),
+		llb.WithCustomName("[internal] nix store seed"),
+	).Root()
 }
 
 // nixStepOptions are what every nix step of the stage (the build, the SBOM's
@@ -243,19 +281,24 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	for _, id := range Secrets {
 		opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
 	}
-	// The store cache is seeded from the image's /nix (made if the image
-	// has none, as a Debian-based nix image may not). It is locked: nix
-	// without a daemon does not always survive another nix process on the
-	// same database (seen: "SQLite database ... is busy" when two builds
-	// start on a new store), so concurrent builds take turns at nix steps.
+	// The store cache is seeded from the image's /nix (seedStore) and
+	// shared: concurrent builds run their nix steps at the same time on
+	// one store, which nix's own locks make safe once its database exists
+	// (see seedScript). Two builds of one derivation build it once: nix
+	// locks an output while it builds it, and the other finds it valid.
+	// BuildKit mounts a shared cache mount once and binds that mount into
+	// every container using it (cache/refs.go, sharableMountable, in v0.13
+	// as in v0.34; Docker's classic store mounts its graph driver's
+	// directory once), so flock and SQLite's locks see the same files in
+	// every step. Every step that mounts the store must ask for it shared:
+	// a locked mount held by one step makes BuildKit give a shared one
+	// asked for meanwhile a new copy of the seed, splitting the store.
 	if spec.StoreCacheID != "" {
-		seed := spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)),
-			llb.WithCustomName("[internal] nix store seed"))
 		// Not content-hashed: the image (by digest) already keys the step,
 		// and hashing every file of the image's /nix cost seconds on a
 		// first build (3.7 s for a 240 MB /nix here).
-		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
-			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountLocked),
+		opts = append(opts, llb.AddMount("/nix", seedStore(spec.Image), llb.SourcePath("/nix"),
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared),
 			llb.ContentCache(llb.MountContentCacheOff)))
 		opts = append(opts, nixCacheMountOpts(spec.StoreCacheID)...)
 	}

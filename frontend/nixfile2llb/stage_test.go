@@ -49,7 +49,9 @@ type stageView struct {
 }
 
 // checkStoreCache checks a step's /nix: a shared cache mount of the nix
-// image's /nix (made if the image has none). It returns the cache's id.
+// image's /nix, seeded by a step on that image that makes nix's database
+// (so that concurrent builds never race to create it). It returns the
+// cache's id.
 func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 	t.Helper()
 	args := e.exec().Meta.Args
@@ -57,9 +59,9 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 		t.Errorf("%v: /nix is a %v mount, want a cache mount", args, m.MountType)
 		return ""
 	}
-	// Locked: concurrent builds take turns at the store's database.
-	if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
-		t.Errorf("%v: the /nix cache is %v, want locked", args, m.CacheOpt.Sharing)
+	// Shared: concurrent builds run their nix steps at once.
+	if m.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+		t.Errorf("%v: the /nix cache is %v, want shared", args, m.CacheOpt.Sharing)
 	}
 	// The image's digest keys the step: hashing its /nix file by file
 	// would only cost time.
@@ -70,14 +72,18 @@ func checkStoreCache(t *testing.T, g *graph, e execStep, m *pb.Mount) string {
 		t.Errorf("%v: /nix mounts %q (read-only %t), want the seed's /nix, writable", args, m.Selector, m.Readonly)
 	}
 	seed, _ := g.mountInput(e, m)
-	if seed.GetFile() == nil || len(seed.Inputs) != 1 || g.op(seed.Inputs[0]).GetSource() == nil ||
+	if seed.GetExec() == nil || len(seed.Inputs) != 1 || g.op(seed.Inputs[0]).GetSource() == nil ||
 		!strings.HasPrefix(g.op(seed.Inputs[0]).GetSource().Identifier, "docker-image://") {
-		t.Errorf("%v: the /nix cache is not seeded from the nix image: %v", args, seed)
+		t.Errorf("%v: the /nix cache is not seeded by a step on the nix image: %v", args, seed)
+	} else if sh := strings.Join(seed.GetExec().Meta.Args, " "); !strings.Contains(sh, "mkdir -p /nix/store") || !strings.Contains(sh, "nix-store --dump-db") {
+		t.Errorf("%v: the seed step runs %q, want it to make /nix/store and open the store", args, sh)
+	} else if seed.GetExec().Network != pb.NetMode_NONE {
+		t.Errorf("%v: the seed step has network %v, want none", args, seed.GetExec().Network)
 	}
 	return m.CacheOpt.ID
 }
 
-// checkNixCache checks nix's own caches (~/.cache/nix): a locked cache
+// checkNixCache checks nix's own caches (~/.cache/nix): a shared cache
 // mount of the store cache's pair, which nix finds through XDG_CACHE_HOME.
 func checkNixCache(t *testing.T, e execStep, storeID string) {
 	t.Helper()
@@ -90,8 +96,8 @@ func checkNixCache(t *testing.T, e execStep, storeID string) {
 	if want := nixllb.NixCacheID(storeID); m.CacheOpt.ID != want || want == storeID {
 		t.Errorf("%v: nix's cache is %q, want %q, the store's pair", args, m.CacheOpt.ID, want)
 	}
-	if m.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
-		t.Errorf("%v: nix's cache is %v, want locked as the store", args, m.CacheOpt.Sharing)
+	if m.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+		t.Errorf("%v: nix's cache is %v, want shared as the store", args, m.CacheOpt.Sharing)
 	}
 	if v, _ := envValue(e.exec().Meta.Env, "XDG_CACHE_HOME"); v != "/nixfile/cache" {
 		t.Errorf("%v: XDG_CACHE_HOME=%q, want /nixfile/cache", args, v)

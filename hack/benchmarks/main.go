@@ -6,7 +6,8 @@
 //
 // Run it through hack/bench, which brings the test bed up first:
 //
-//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3,B400,T2000] [-dedupe=false] [-push=false] [-platforms=false]
+//	hack/bench [-cold N] [-rebuilds N] [-slow 15s] [-workloads W1,W2,W3,B400,T2000|none] [-dedupe=false] [-push=false]
+//	           [-platforms=false] [-concurrent 1,2,4] [-concurrent-slow 10s]
 //
 // Every workload and side gets a buildkitd of its own on an empty state (the
 // cold build), then rebuilds on that same daemon: with no change, and with one
@@ -16,6 +17,9 @@
 // to the bed's registry at the start): the floor of any gateway frontend.
 // With -push, each side then pushes its image to the bed's registry and
 // times more "+1 package" rebuilds exported by a push there, as CI does.
+//
+// Then N builds at once (-concurrent), each of a Nixfile needing a package
+// of its own, on one daemon per side: the wall time against one build's.
 // Last, ours builds one Nixfile for linux/amd64, for linux/arm64 and for
 // both (-platforms): what a second platform costs without emulation.
 package main
@@ -31,6 +35,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -128,6 +133,8 @@ type config struct {
 	platforms      bool
 	verbose        bool
 	workloads      []workload
+	concurrent     []int         // numbers of builds started at once
+	concurrentSlow time.Duration // how long each of their packages takes
 
 	frontendImage string
 	noopImage     string // the no-op frontend's, pushed by publishNoop
@@ -149,6 +156,8 @@ func main() {
 	push := flag.Bool("push", true, "also time \"+1 package\" rebuilds pushed to the bed's registry, which holds the first image")
 	multi := flag.Bool("platforms", true, "also compare ours' one-platform builds with a two-platform build of the same Nixfile")
 	verbose := flag.Bool("v", false, "print each build's steps (start, duration) to stderr")
+	concurrent := flag.String("concurrent", "1,2,4", `numbers of builds to start at once on one daemon, each needing a package of its own ("": none)`)
+	concurrentSlow := flag.Duration("concurrent-slow", 10*time.Second, "how long the package of each concurrent build takes to build")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: hack/bench [flags]   (markdown tables on stdout, progress on stderr)")
 		flag.PrintDefaults()
@@ -179,9 +188,17 @@ func main() {
 			cfg.workloads = append(cfg.workloads, w)
 		}
 	}
-	if len(cfg.workloads) == 0 {
+	if len(cfg.workloads) == 0 && *only != "none" {
 		fatalf("no workload named in -workloads %q", *only)
 	}
+	for _, f := range strings.FieldsFunc(*concurrent, func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatalf("-concurrent %q: %q is not a number of builds", *concurrent, f)
+		}
+		cfg.concurrent = append(cfg.concurrent, n)
+	}
+	cfg.concurrentSlow = *concurrentSlow
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	cfg.runID = hex.EncodeToString(rnd[:])
@@ -230,8 +247,9 @@ type sideResult struct {
 type dedupeResult struct{ first, second imageInfo }
 
 type results struct {
-	work   map[string]map[side]*sideResult
-	dedupe map[string]*dedupeResult // by variant: ours, ours-defaults, baseline
+	work       map[string]map[side]*sideResult
+	dedupe     map[string]*dedupeResult // by variant: ours, ours-defaults, baseline
+	concurrent map[side]concurrentResult
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -251,6 +269,11 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 		res.work[w.name] = r
+	}
+	if len(cfg.concurrent) > 0 {
+		if res.concurrent, err = measureConcurrent(ctx, cfg); err != nil {
+			return err
+		}
 	}
 	var multi []*platformResult
 	if cfg.platforms {

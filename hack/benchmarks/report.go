@@ -164,6 +164,10 @@ func report(cfg config, m machineInfo, res results, took time.Duration) string {
 		b.WriteString(t.String())
 	}
 
+	if res.concurrent != nil {
+		b.WriteString(concurrentTable(cfg, res.concurrent))
+	}
+
 	b.WriteString(`
 Notes:
 
@@ -192,6 +196,12 @@ Notes:
   logged during the build, requests and bytes. The nix image lists that cache as
   its substituter, so both sides substitute every package it has (all but W1's
   slow one) rather than build it, as with cache.nixos.org.
+- concurrent builds: each side on a buildkitd of its own, after one untimed build
+  there; each build has a context of its own and a slow package of its own, new
+  in every repeat. The wall time runs from the first build's start to the last
+  one's end. Builds that took turns at the nix store (as ours did while the
+  store cache was a locked cache mount) would take N times one build; the
+  baseline has no shared store.
 `)
 	return b.String()
 }

@@ -79,3 +79,18 @@ func TestReportNoopRow(t *testing.T) {
 		t.Errorf("want the no-op frontend's row right after the no-change one:\n%s", out)
 	}
 }
+
+func TestConcurrentTable(t *testing.T) {
+	s := func(d ...time.Duration) []time.Duration { return d }
+	res := map[side]concurrentResult{
+		ours:     {1: s(10*time.Second, 12*time.Second, 11*time.Second), 4: s(15 * time.Second)},
+		baseline: {1: s(10 * time.Second), 4: s(20 * time.Second)},
+	}
+	out := report(config{concurrent: []int{1, 4}, concurrentSlow: 10 * time.Second}, nil, results{concurrent: res}, time.Second)
+	want := "| 1 at once: wall time (median of 3) | 11.00 s | 10.00 s | 1.10 |\n" +
+		"| 4 at once: wall time (median of 1) | 15.00 s | 20.00 s | 0.75 |\n" +
+		"| 4 at once: wall time / one build's (taking turns: 4) | 1.36 | 2.00 |  |\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("want the concurrent builds' rows:\n%s\nin:\n%s", want, out)
+	}
+}

@@ -173,6 +173,27 @@ func RepoRoot() string {
 // It returns the daemon's address.
 func (b *Bed) FreshDaemon(t testing.TB) string {
 	t.Helper()
+	return b.OwnDaemon(t).Addr
+}
+
+// Daemon is a buildkitd a test starts, kills and starts again on its own
+// state (--root), never the bed's shared one.
+type Daemon struct {
+	// Addr is its address, the same across restarts.
+	Addr string
+	// Root is its --root.
+	Root string
+
+	config, dir string
+	cmd         *exec.Cmd
+	logf        *os.File
+}
+
+// OwnDaemon starts a buildkitd of the test's own on an empty state, with
+// the bed's binaries and config; it is stopped, its mounts undone and its
+// state removed when the test ends.
+func (b *Bed) OwnDaemon(t testing.TB) *Daemon {
+	t.Helper()
 	if b.BuildkitdConfig == "" {
 		fail(t, "NIXFILE_BUILDKITD_CONFIG is not set; %s", startHint)
 	}
@@ -180,39 +201,94 @@ func (b *Bed) FreshDaemon(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "unix://" + filepath.Join(dir, "buildkitd.sock")
-	cmd := exec.Command("buildkitd", "--config", b.BuildkitdConfig, "--root", filepath.Join(dir, "root"),
-		"--addr", addr, "--oci-worker=true", "--containerd-worker=false")
-	logf, err := os.Create(filepath.Join(dir, "buildkitd.log"))
+	d := &Daemon{Addr: "unix://" + filepath.Join(dir, "buildkitd.sock"), Root: filepath.Join(dir, "root"), config: b.BuildkitdConfig, dir: dir}
+	t.Cleanup(func() {
+		if d.cmd != nil {
+			_ = d.cmd.Process.Signal(syscall.SIGTERM)
+			_, _ = d.cmd.Process.Wait()
+			d.logf.Close()
+		}
+		unmountUnder(dir)
+		_ = exec.Command("rm", "-rf", dir).Run()
+	})
+	d.Start(t)
+	return d
+}
+
+// Start starts the daemon (again, after Kill) on its state, and waits
+// until it answers.
+func (d *Daemon) Start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command("buildkitd", "--config", d.config, "--root", d.Root,
+		"--addr", d.Addr, "--oci-worker=true", "--containerd-worker=false")
+	logf, err := os.OpenFile(filepath.Join(d.dir, "buildkitd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting a fresh buildkitd: %v", err)
+		t.Fatalf("starting a buildkitd: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-		logf.Close()
-		_ = exec.Command("rm", "-rf", dir).Run()
-	})
+	d.cmd, d.logf = cmd, logf
 	for i := 0; i < 100; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c, err := client.New(ctx, addr)
+		c, err := client.New(ctx, d.Addr)
 		if err == nil {
 			_, err = c.ListWorkers(ctx)
 			c.Close()
 		}
 		cancel()
 		if err == nil {
-			return addr
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "buildkitd.log"))
-	t.Fatalf("the fresh buildkitd did not start:\n%s", log)
-	return ""
+	t.Fatalf("the buildkitd did not start:\n%s", d.Log())
+}
+
+// Kill kills the daemon with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to be gone.
+func (d *Daemon) Kill(t testing.TB) {
+	t.Helper()
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing buildkitd: %v", err)
+	}
+	_, _ = d.cmd.Process.Wait()
+	d.logf.Close()
+	d.cmd = nil
+}
+
+// Log is what the daemon printed, across restarts.
+func (d *Daemon) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "buildkitd.log"))
+	return string(b)
+}
+
+// unmountUnder undoes the mounts a killed daemon left of its state under
+// dir: those under dir, and those elsewhere (BuildKit's temporary mounts
+// in the system's temporary directory) of a directory under dir or an
+// overlay of its layers. Deepest first, so that dir can be removed.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - TYPE SOURCE SUPEROPTIONS
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if strings.HasPrefix(f[4], dir+"/") || strings.HasPrefix(f[3], dir+"/") || strings.Contains(line, "="+dir+"/") || strings.Contains(line, ":"+dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		if syscall.Unmount(points[i], syscall.MNT_DETACH) == nil && !strings.HasPrefix(points[i], dir+"/") {
+			_ = os.Remove(points[i]) // BuildKit's empty temporary directory
+		}
+	}
 }
 
 // DockerEngine is one of the bed's Docker Engines (dockerd 26.1 from Debian

@@ -65,6 +65,8 @@ type image struct {
 	// its cache; log is what the steps printed.
 	cached map[string]bool
 	log    string
+	// logAt is the log as BuildKit timestamped it, chunk by chunk.
+	logAt []logChunk
 	// warnings are the build's warnings, as buildx prints them.
 	warnings []string
 	// digest is the image manifest's digest, or, for a multi-platform
@@ -82,6 +84,12 @@ type fileEntry struct {
 	linkname string
 	uid, gid int
 	data     []byte
+}
+
+// logChunk is a piece of a step's output and when BuildKit received it.
+type logChunk struct {
+	at   time.Time
+	data string
 }
 
 type runOutput struct {
@@ -166,6 +174,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	statusCh := make(chan *client.SolveStatus)
 	var logs bytes.Buffer
+	var logAt []logChunk
 	cached := map[string]bool{}
 	var warnings []string
 	done := make(chan struct{})
@@ -179,6 +188,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 			}
 			for _, l := range s.Logs {
 				logs.Write(l.Data)
+				logAt = append(logAt, logChunk{l.Timestamp, string(l.Data)})
 			}
 			for _, w := range s.Warnings {
 				warnings = append(warnings, string(w.Short))
@@ -207,7 +217,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	img := readOCI(t, ociPath)
 	img.outputs = outputs
-	img.cached, img.log, img.warnings = cached, logs.String(), warnings
+	img.cached, img.log, img.logAt, img.warnings = cached, logs.String(), logAt, warnings
 	return img, nil
 }
 
