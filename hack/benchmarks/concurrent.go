@@ -25,16 +25,11 @@ func measureConcurrent(ctx context.Context, cfg config) (map[side]concurrentResu
 	res := map[side]concurrentResult{ours: {}, baseline: {}}
 	dirs := map[side][2]string{}
 	for _, s := range sides {
-		dir, err := os.MkdirTemp(cfg.tmp, "concurrent-"+s.String()+"-")
+		contextDir, nixfileDir, err := buildDirs(cfg.tmp, "concurrent-"+s.String())
 		if err != nil {
 			return nil, err
 		}
-		dirs[s] = [2]string{filepath.Join(dir, "context"), filepath.Join(dir, "nixfile")}
-		for _, d := range dirs[s] {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, err
-			}
-		}
+		dirs[s] = [2]string{contextDir, nixfileDir}
 	}
 	err := withBuilders(ctx, cfg, sides, dirs, func(bds map[side]*builder) error {
 		for _, s := range sides {

@@ -301,15 +301,9 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 	dirs := map[side][2]string{} // context, Nixfile
 	for _, s := range sides {
 		res[s] = &sideResult{}
-		dir, err := os.MkdirTemp(cfg.tmp, w.name+"-"+s.String()+"-")
+		contextDir, nixfileDir, err := buildDirs(cfg.tmp, w.name+"-"+s.String())
 		if err != nil {
 			return nil, err
-		}
-		contextDir, nixfileDir := filepath.Join(dir, "context"), filepath.Join(dir, "nixfile")
-		for _, d := range []string{contextDir, nixfileDir} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, err
-			}
 		}
 		var nixFiles []string
 		if w.slow {
@@ -588,4 +582,20 @@ derivation {
   args = [ "-c" "${pkgs.busybox}/bin/sleep %[3]d && ${pkgs.busybox}/bin/mkdir -p $out/share && echo %[1]s > $out/share/built-by" ];
 }
 `, runID, d, int(d.Round(time.Second)/time.Second))
+}
+
+// buildDirs makes a build's context and Nixfile directories in a new
+// directory under tmp named by prefix.
+func buildDirs(tmp, prefix string) (contextDir, nixfileDir string, err error) {
+	dir, err := os.MkdirTemp(tmp, prefix+"-")
+	if err != nil {
+		return "", "", err
+	}
+	contextDir, nixfileDir = filepath.Join(dir, "context"), filepath.Join(dir, "nixfile")
+	for _, d := range []string{contextDir, nixfileDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", "", err
+		}
+	}
+	return contextDir, nixfileDir, nil
 }

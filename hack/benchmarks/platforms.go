@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -27,15 +25,9 @@ type platformResult struct {
 }
 
 func measurePlatforms(ctx context.Context, cfg config) ([]*platformResult, error) {
-	dir, err := os.MkdirTemp(cfg.tmp, "platforms-")
+	contextDir, nixfileDir, err := buildDirs(cfg.tmp, "platforms")
 	if err != nil {
 		return nil, err
-	}
-	contextDir, nixfileDir := filepath.Join(dir, "context"), filepath.Join(dir, "nixfile")
-	for _, d := range []string{contextDir, nixfileDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
 	}
 	dirs := map[side][2]string{ours: {contextDir, nixfileDir}}
 	var out []*platformResult

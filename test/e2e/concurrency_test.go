@@ -15,21 +15,13 @@ import (
 // build prints "sleeper-NONCE start", sleeps the given seconds and prints
 // "sleeper-NONCE end"; its bin/sleeper prints "sleeper NONCE".
 func sleeperNix(nonce string, seconds int) string {
-	return fmt.Sprintf(`{ busybox, system }: derivation {
-  name = "sleeper-%[1]s";
-  inherit system;
-  builder = "${busybox}/bin/sh";
-  PATH = "${busybox}/bin";
-  args = [ "-e" "-c" ''
-    echo "sleeper-%[1]s start"
+	return busyboxPackage("sleeper-"+nonce, fmt.Sprintf(`    echo "sleeper-%[1]s start"
     sleep %[2]d
     mkdir -p $out/bin
     printf '#!%%s/bin/sh\necho sleeper %[1]s\n' ${busybox} > $out/bin/sleeper
     chmod 0555 $out/bin/sleeper
     echo "sleeper-%[1]s end"
-  '' ];
-}
-`, nonce, seconds)
+`, nonce, seconds))
 }
 
 // logTime is when BuildKit received the first log chunk holding text.

@@ -18,41 +18,25 @@ const bulkFiles = 2000
 // bulkNix is a BUILD file: bulk-NONCE, bulkFiles files of random bytes and
 // bin/bulk, which prints "bulk NONCE"; done is written last.
 func bulkNix(nonce string) string {
-	return fmt.Sprintf(`{ busybox, system }: derivation {
-  name = "bulk-%[1]s";
-  inherit system;
-  builder = "${busybox}/bin/sh";
-  PATH = "${busybox}/bin";
-  args = [ "-e" "-c" ''
-    mkdir -p $out/bin $out/data
+	return busyboxPackage("bulk-"+nonce, fmt.Sprintf(`    mkdir -p $out/bin $out/data
     i=0
     while [ $i -lt %[2]d ]; do head -c 65536 /dev/urandom >$out/data/f$i; i=$((i+1)); done
     printf '#!%%s/bin/sh\necho bulk %[1]s\n' ${busybox} >$out/bin/bulk
     chmod 0555 $out/bin/bulk
     echo done >$out/done
-  '' ];
-}
-`, nonce, bulkFiles)
+`, nonce, bulkFiles))
 }
 
 // stallingNix is a BUILD file: stalling-NONCE writes bin/stalling (which
 // prints "stalling NONCE") at once, then sleeps, then writes done: killed
 // while it sleeps, it leaves a half-made output in the store.
 func stallingNix(nonce string) string {
-	return fmt.Sprintf(`{ busybox, system }: derivation {
-  name = "stalling-%[1]s";
-  inherit system;
-  builder = "${busybox}/bin/sh";
-  PATH = "${busybox}/bin";
-  args = [ "-e" "-c" ''
-    mkdir -p $out/bin
+	return busyboxPackage("stalling-"+nonce, fmt.Sprintf(`    mkdir -p $out/bin
     printf '#!%%s/bin/sh\necho stalling %[1]s\n' ${busybox} >$out/bin/stalling
     chmod 0555 $out/bin/stalling
     sleep 20
     echo done >$out/done
-  '' ];
-}
-`, nonce)
+`, nonce))
 }
 
 // waitForFiles polls the daemon's snapshots until one of them has a

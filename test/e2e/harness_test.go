@@ -459,3 +459,18 @@ func runNix(t *testing.T, bed *testbed.Bed, script, file string) string {
 	}
 	return string(data)
 }
+
+// busyboxPackage is a BUILD file: a derivation NAME of the test package set's
+// system, built by busybox's sh -e running script (a Nix indented string:
+// $out and ${busybox} are there, a literal % must be written %%).
+func busyboxPackage(name, script string) string {
+	return `{ busybox, system }: derivation {
+  name = "` + name + `";
+  inherit system;
+  builder = "${busybox}/bin/sh";
+  PATH = "${busybox}/bin";
+  args = [ "-e" "-c" ''
+` + script + `  '' ];
+}
+`
+}
