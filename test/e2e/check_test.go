@@ -195,4 +195,17 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("build error %+v, want the EXPOSE error at line 5", e)
 		}
 	})
+
+	// A nix setting the stage refuses is the build's error, at its line.
+	t.Run("refused nix setting", func(t *testing.T) {
+		res, status := checkNixfile(t, "# syntax=nixfile/nixfile\nNIXPKGS ./pkgs\nPACKAGES hello\nNIXCONFIG sandbox = true\nUSER app\n")
+		if status != 1 {
+			t.Errorf("exit status %d, want 1", status)
+		}
+		e := res.Error
+		if e == nil || !strings.Contains(e.Message, "sandbox") ||
+			len(e.Location.Ranges) != 1 || e.Location.Ranges[0].Start.Line != 4 {
+			t.Fatalf("build error %+v, want the refused setting at line 4", e)
+		}
+	})
 }
