@@ -202,7 +202,7 @@ func NewStage(spec StageSpec) Stage {
 	}
 	opts := append([]llb.RunOption{
 		llb.Args(args),
-		llb.WithCustomName("[nix] build " + spec.installables()),
+		llb.WithCustomName(spec.buildStepName()),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
 		llb.AddEnv("NIXFILE_CLOSURE", closureMount),
 	}, spec.nixStepOptions()...)
@@ -210,12 +210,6 @@ func NewStage(spec StageSpec) Stage {
 		for _, m := range spec.Groups[0].Opts {
 			opts = append(opts, m)
 		}
-	}
-	switch {
-	case spec.foreign():
-		opts = append(opts, llb.WithCustomName("[nix] build "+spec.installables()+" for "+spec.System+" (nix: "+spec.NixSystem+")"))
-	case spec.Emulated:
-		opts = append(opts, llb.WithCustomName("[nix] build "+spec.installables()+" for "+spec.System+" (emulated)"))
 	}
 	build := spec.Image.Run(opts...)
 	build.AddMount(metaMount, llb.Scratch())
@@ -321,6 +315,19 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 		opts = append(opts, llb.AddEnv("NIXFILE_FOREIGN_SYSTEM", spec.System))
 	}
 	return opts
+}
+
+// buildStepName names the build step by what it builds, and by the system
+// it builds for when nix runs as another one or under emulation.
+func (spec StageSpec) buildStepName() string {
+	name := "[nix] build " + spec.installables()
+	switch {
+	case spec.foreign():
+		name += " for " + spec.System + " (nix: " + spec.NixSystem + ")"
+	case spec.Emulated:
+		name += " for " + spec.System + " (emulated)"
+	}
+	return name
 }
 
 // foreign reports whether the stage's nix runs as another system than the
