@@ -59,7 +59,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}
 	// The Nixfile is expanded once a platform: the checks and the build
 	// read the same expansion.
-	x := newExpansions(f, bc.BuildArgs, bc.BuildPlatforms)
+	buildPlatform := buildPlatformOf(bc)
+	x := newExpansions(f, bc.BuildArgs, buildPlatform)
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src, x)); err != nil || ok {
 		return res, err
 	}
@@ -83,12 +84,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
 		id := platformID(platform)
-		if platform == nil && len(bc.BuildPlatforms) > 0 {
-			platform = &bc.BuildPlatforms[0]
-		}
-		var buildPlatform *ocispecs.Platform
-		if len(bc.BuildPlatforms) > 0 {
-			buildPlatform = &bc.BuildPlatforms[0]
+		if platform == nil {
+			platform = buildPlatform
 		}
 		opt := nixfile2llb.ConvertOpt{
 			BuildArgs:      maps.Clone(bc.BuildArgs),

@@ -201,12 +201,17 @@ type expansions struct {
 	byID          map[string]*expand.Result
 }
 
-func newExpansions(f *nixfile.File, buildArgs map[string]string, buildPlatforms []ocispecs.Platform) *expansions {
-	x := &expansions{f: f, buildArgs: buildArgs, byID: map[string]*expand.Result{}}
-	if len(buildPlatforms) > 0 {
-		x.buildPlatform = &buildPlatforms[0]
+func newExpansions(f *nixfile.File, buildArgs map[string]string, buildPlatform *ocispecs.Platform) *expansions {
+	return &expansions{f: f, buildArgs: buildArgs, buildPlatform: buildPlatform, byID: map[string]*expand.Result{}}
+}
+
+// buildPlatformOf is BuildKit's build platform, where nix runs; nil when
+// BuildKit names none.
+func buildPlatformOf(bc *dockerui.Client) *ocispecs.Platform {
+	if len(bc.BuildPlatforms) == 0 {
+		return nil
 	}
-	return x
+	return &bc.BuildPlatforms[0]
 }
 
 func (x *expansions) of(p ocispecs.Platform) *expand.Result {
