@@ -128,8 +128,9 @@ if ! grep -q '^cacert' "$out/features"; then
 fi
 # shellcheck disable=SC2086
 logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[]' >"$out/path-info.json"
-# The store cache is shared by every build on the daemon, whose builders
-# run as root: what leaves is checked against the hashes nix recorded.
+# The store cache is shared by every build on the daemon, and in an image
+# without build users nix's builders run as root and can write it: what
+# leaves is checked against the hashes nix recorded.
 # shellcheck disable=SC2046
 if ! logged nix-store --verify-path $(cat "$out/closure"); then
   echo "error: nixfile: a store path of the closure is not what nix built or fetched: the store cache was altered by another build" | tee -a "$out/nix.log" >&2
