@@ -60,18 +60,14 @@ func measureConcurrent(ctx context.Context, cfg config) (map[side]concurrentResu
 func buildAtOnce(ctx context.Context, cfg config, bd *builder, s side, n int, id string) (time.Duration, error) {
 	bds := make([]*builder, n)
 	for i := range n {
-		dir, err := os.MkdirTemp(bd.tmp, "at-once-")
+		contextDir, nixfileDir, err := buildDirs(bd.tmp, "at-once")
 		if err != nil {
 			return 0, err
 		}
+		dir := filepath.Dir(contextDir)
 		defer os.RemoveAll(dir)
 		b := *bd
-		b.contextDir, b.nixfileDir, b.tmp = filepath.Join(dir, "context"), filepath.Join(dir, "nixfile"), dir
-		for _, d := range []string{b.contextDir, b.nixfileDir} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return 0, err
-			}
-		}
+		b.contextDir, b.nixfileDir, b.tmp = contextDir, nixfileDir, dir
 		slow := slowNix(fmt.Sprintf("%s-%d", id, i), cfg.concurrentSlow)
 		if err := os.WriteFile(filepath.Join(b.contextDir, slowFile), []byte(slow), 0o644); err != nil {
 			return 0, err
