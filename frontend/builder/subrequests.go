@@ -96,12 +96,7 @@ func pbRanges(rs ...nixfile.Range) []*pb.Range {
 func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) *lint.LintResults {
 	results := &lint.LintResults{Warnings: []lint.Warning{}}
 	idx := results.AddSource(src.SourceMap)
-	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
-	// --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=RULE,... (dockerui reads it).
-	if lc := bc.LinterConfig; lc != nil {
-		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
-	}
-	for _, w := range nixlint.Check(f, opt) {
+	for _, w := range nixlint.Check(f, lintOptions(bc, x)) {
 		r := nixlint.RuleByName(w.Rule)
 		results.Warnings = append(results.Warnings, lint.Warning{
 			RuleName:    r.Name,
@@ -115,6 +110,17 @@ func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *docke
 		results.Error = lintBuildError(err, idx)
 	}
 	return results
+}
+
+// lintOptions are the checks' options, for --call check and for the
+// warnings of a build alike.
+func lintOptions(bc *dockerui.Client, x *expansions) nixlint.Options {
+	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
+	// --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=RULE,... (dockerui reads it).
+	if lc := bc.LinterConfig; lc != nil {
+		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
+	}
+	return opt
 }
 
 // syntaxErrorResults is --call check's result for a Nixfile that does not
@@ -138,11 +144,7 @@ func lintBuildError(err error, sourceIndex int) *lint.BuildError {
 // warnChecks shows the checks' warnings during a normal build, as BuildKit
 // does for a Dockerfile: buildx prints them with their lines at the end.
 func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) {
-	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
-	if lc := bc.LinterConfig; lc != nil {
-		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
-	}
-	for _, w := range nixlint.Check(f, opt) {
+	for _, w := range nixlint.Check(f, lintOptions(bc, x)) {
 		r := nixlint.RuleByName(w.Rule)
 		msg := fmt.Sprintf("%s: %s", r.Name, w.Message)
 		if len(w.Ranges) > 0 {
