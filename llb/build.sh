@@ -2,9 +2,9 @@
 # build.sh [set] [GROUP...]: the nix stage's build step. It builds every
 # group of build.nix (beside it) its arguments name in one nix invocation
 # (the package set loads once), and reports the closure in $NIXFILE_OUT
-# (files named as the Meta* constants of stage.go say).
-# NIXFILE_NIX_TIMEOUT, if above 0, stops the nix build past that many
-# seconds.
+# (files named as the Meta* constants of stage.go say) and copies it to
+# $NIXFILE_CLOSURE/nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
+# nix build past that many seconds.
 #
 # Only when the build fails does it look for the line to blame: it
 # evaluates each argument alone ("set": the package set), recording it in
@@ -15,6 +15,7 @@
 here=${0%/*}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
+closure=${NIXFILE_CLOSURE:?NIXFILE_CLOSURE is not set}
 nl='
 '
 tab=$(printf '\t')
@@ -85,7 +86,7 @@ if [ -z "$roots" ]; then
   # Nothing to copy: the frontend reports the empty closure at its lines.
   : >"$out/roots"
   : >"$out/closure"
-  : >"$out/built"
+  mkdir -p "$closure/nix/store"
   exit 0
 fi
 # Each root once: two lines may name the same package.
@@ -127,7 +128,15 @@ if ! grep -q '^cacert' "$out/features"; then
 fi
 # shellcheck disable=SC2086
 logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[]' >"$out/path-info.json"
-# The closure stays in the store cache: the layer steps (layer.sh) check
-# and copy it from there, each only when its layer is new. They depend on
-# this step only through this empty file.
-: >"$out/built"
+# The store cache is shared by every build on the daemon, and in an image
+# without build users nix's builders run as root and can write it: what
+# leaves is checked against the hashes nix recorded.
+# shellcheck disable=SC2046
+if ! logged nix-store --verify-path $(cat "$out/closure"); then
+  echo "error: nixfile: a store path of the closure is not what nix built or fetched: the store cache was altered by another build" | tee -a "$out/nix.log" >&2
+  exit 1
+fi
+# Store paths have no blanks, so one cp copies the whole closure out.
+mkdir -p "$closure/nix/store"
+# shellcheck disable=SC2046
+cp -a $(cat "$out/closure") "$closure/nix/store/"

@@ -22,6 +22,16 @@ type Caps struct {
 	// NoSymlink makes symlinks by running ln in an image (Files' linker)
 	// instead of with the symlink file action.
 	NoSymlink bool
+	// RestampCopies copies each closure layer once more, whole, so that
+	// /nix and /nix/store get the store's time: before BuildKit v0.18
+	// (fsutil#214), a copy that creates the parents of its destination
+	// leaves them with the wall clock, and each build a new layer. No
+	// capability tells those BuildKits apart; the symlink file action came
+	// one release later, so its absence stands for them.
+	RestampCopies bool
+	// NoCopyPatterns copies a layer's store paths one by one, for a
+	// BuildKit whose copies take no include patterns.
+	NoCopyPatterns bool
 }
 
 // CapsOf reads Caps from the LLB capabilities a BuildKit reports; nil is
@@ -31,8 +41,10 @@ func CapsOf(cs *apicaps.CapSet) Caps {
 		return Caps{}
 	}
 	return Caps{
-		NoMergeOp: cs.Supports(pb.CapMergeOp) != nil,
-		NoSymlink: cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		NoMergeOp:      cs.Supports(pb.CapMergeOp) != nil,
+		NoSymlink:      cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		RestampCopies:  cs.Supports(pb.CapFileSymlinkCreate) != nil,
+		NoCopyPatterns: cs.Supports(pb.CapFileCopyIncludeExcludePatterns) != nil,
 	}
 }
 

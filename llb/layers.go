@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 )
@@ -23,29 +24,76 @@ type CopyOpts struct {
 	Caps Caps
 }
 
-// CopyClosure puts exactly the closure's store paths at their paths on
-// scratch, as layers (see LayerGroups), each made by a layer step of the
-// stage from its store cache (see Stage.Layer). Owners, modes and times are
-// those of the store (root, nix's modes, 1 s after the epoch), so a store
-// path gives the same layer in every image and build.
-func CopyClosure(st Stage, c *Closure, opt CopyOpts) llb.State {
+// storeTime is the mtime of everything under /nix, as nix itself sets it.
+var storeTime = time.Unix(1, 0).UTC()
+
+// CopyClosure puts exactly the closure's store paths from src at their
+// paths on scratch, as layers (see LayerGroups). Owners, modes and times are
+// fixed, so a store path gives the same layer in every image and build.
+func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 	groups := LayerGroups(c, opt.MaxLayers)
 	layers := make([]llb.State, 0, len(groups))
 	summary := fmt.Sprintf("[closure] %d paths, %s", len(c.Paths), humanSize(c.Size()))
 	for _, g := range groups {
+		var action *llb.FileAction
+		info := func() *llb.CopyInfo {
+			return &llb.CopyInfo{
+				CreateDestPath: true,
+				CreatedTime:    &storeTime,
+				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
+			}
+		}
+		if len(g) > 1 && !opt.Caps.NoCopyPatterns {
+			// One copy of the store's entries the group names, rather than
+			// a copy a path: BuildKit checksums each copy's source for the
+			// cache key whenever the nix stage ran again (a package more),
+			// and a source a path made that cost grow with the square of
+			// the closure's paths (seen: 18 s for 2,000 tiny paths).
+			in := info()
+			in.CopyDirContentsOnly = true
+			in.IncludePatterns = make([]string, len(g))
+			for i, p := range g {
+				in.IncludePatterns[i] = literalPattern(p[len(StoreDir)+1:])
+			}
+			action = action.Copy(src, StoreDir+"/", StoreDir+"/", in)
+		} else {
+			for _, p := range g {
+				action = action.Copy(src, p, p, info())
+			}
+		}
 		name := "[closure] " + StorePathName(g[0])
 		if len(groups) == 1 {
 			name = summary
 		} else if len(g) > 1 {
 			name = fmt.Sprintf("[closure] %s and %d more", StorePathName(g[0]), len(g)-1)
 		}
-		hashes := make([]string, len(g))
-		for i, p := range g {
-			hashes[i] = c.Info[p].NarHash
+		layer := llb.Scratch().File(action, llb.WithCustomName(name))
+		// Copies a path each into one layer leave /nix/store with the time
+		// the second one added to it: restamped, as on a BuildKit that
+		// stamps no parents, the layer is the one include patterns make.
+		if opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns {
+			// A copy of the whole tree makes /nix and /nix/store itself,
+			// and stamps them after what they hold.
+			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),
+				llb.WithCustomName(name+" (restamped)"))
 		}
-		layers = append(layers, st.Layer(g, hashes, name))
+		layers = append(layers, layer)
 	}
 	return Combine(layers, opt.Caps, summary)
+}
+
+// literalPattern is a pattern of BuildKit's include patterns that matches
+// name alone: store path names may hold "?", which a pattern takes for any
+// character ("*", "[" and backslashes cannot be in them, but are escaped too).
+func literalPattern(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`?*[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // LayerGroups splits the closure into at most max groups, each a layer, so

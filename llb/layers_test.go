@@ -1,7 +1,6 @@
 package nixllb
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
-	digest "github.com/opencontainers/go-digest"
 )
 
 // graph builds a Closure from "name: ref ref..." lines; every name is a
@@ -468,122 +466,94 @@ func TestHumanSize(t *testing.T) {
 	}
 }
 
-// testStage is a stage that builds installables, on the nix image, with a
-// store cache; user is its image's USER.
-func testStage(user string, installables ...Installable) Stage {
-	return NewStage(StageSpec{
-		Image:        llb.Image("docker.io/nixos/nix:2.28.3"),
-		System:       "x86_64-linux",
-		StoreCacheID: StoreCacheID("docker.io/nixos/nix:2.28.3@sha256:0", "linux/amd64"),
-		ImageUser:    user,
-		Groups:       []StageGroup{{Group: Group{Installables: installables}}},
-	})
-}
-
-// layerStep is a layer step of CopyClosure, as the LLB says.
-type layerStep struct {
-	paths, hashes []string
-	exec          *pb.ExecOp
-	// built is the input mounted at builtMount.
-	built digest.Digest
-}
-
-// layerSteps reads the layer steps of def, and counts its other ops.
-func layerSteps(t *testing.T, def *llb.Definition) (steps []layerStep, fileOps, merges int) {
+// copiedPaths are the store paths a copy of CopyClosure copies: one to
+// itself, or the store's entries its include patterns name.
+func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
 	t.Helper()
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			t.Fatal(err)
+	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
+		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
+			t.Errorf("copy %s to %s with patterns %q, want the same path", cp.Src, cp.Dest, cp.IncludePatterns)
 		}
-		switch {
-		case op.GetFile() != nil:
-			fileOps++
-		case op.GetMerge() != nil:
-			merges++
-		case op.GetExec() != nil:
-			e := op.GetExec()
-			if len(e.Meta.Args) < 2 || e.Meta.Args[1] != exprMount+"/layer.sh" {
-				continue
-			}
-			st := layerStep{paths: e.Meta.Args[2:], exec: e}
-			for _, env := range e.Meta.Env {
-				if v, ok := strings.CutPrefix(env, "NIXFILE_NAR_HASHES="); ok {
-					st.hashes = strings.Split(v, " ")
-				}
-			}
-			for _, m := range e.Mounts {
-				if m.Dest == builtMount {
-					st.built = digest.Digest(op.Inputs[m.Input].Digest)
-				}
-			}
-			steps = append(steps, st)
+		return []string{cp.Src}
+	}
+	if strings.TrimSuffix(cp.Dest, "/") != StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || cp.AllowWildcard {
+		t.Errorf("copy of the store to %s (contents only: %t, wildcards: %t) with patterns %q, want the named entries to the store",
+			cp.Dest, cp.DirCopyContents, cp.AllowWildcard, cp.IncludePatterns)
+	}
+	var out []string
+	for _, pat := range cp.IncludePatterns {
+		out = append(out, StoreDir+"/"+strings.ReplaceAll(pat, `\`, ""))
+	}
+	return out
+}
+
+func TestLiteralPattern(t *testing.T) {
+	for name, want := range map[string]string{
+		"abc-hello-2.12":         "abc-hello-2.12",
+		"abc-odd+name_v1.0-x?=y": `abc-odd+name_v1.0-x\?=y`,
+		`a*b[c]d\e`:              `a\*b\[c\]d\\e`,
+	} {
+		if got := literalPattern(name); got != want {
+			t.Errorf("literalPattern(%q) = %q, want %q", name, got, want)
 		}
 	}
-	return steps, fileOps, merges
 }
 
-// CopyClosure makes one layer step a layer, merged when there are several:
-// each store path is copied once, by a step that reads the store cache,
-// no network, and the build step only through MetaBuilt.
+// CopyClosure makes one file op a layer, merged when there are several,
+// copying each store path to itself.
 func TestCopyClosure(t *testing.T) {
 	c := graph(smallClosure...)
-	for i, p := range c.Paths {
-		info := c.Info[p]
-		info.NarHash = fmt.Sprintf("sha256-%d", i)
-		c.Info[p] = info
-	}
 	for _, tt := range []struct {
 		max        int
-		user       string
+		caps       Caps
 		wantLayers int
+		restamped  int // layers copied once more, whole
 		wantMerge  bool
 	}{
 		{max: 1, wantLayers: 1, wantMerge: false},
 		{max: 3, wantLayers: 3, wantMerge: true},
+		// Restamped: one more file op for the layer of several paths.
+		{max: 3, caps: Caps{NoCopyPatterns: true}, wantLayers: 3, restamped: 1, wantMerge: true},
 		{max: 0, wantLayers: len(c.Paths), wantMerge: true},
-		{max: 3, user: "root:root", wantLayers: 3, wantMerge: true},
-		// Not root: each layer is copied once more, as root's.
-		{max: 3, user: "1000", wantLayers: 3, wantMerge: true},
 	} {
-		t.Run(fmt.Sprintf("max=%d,user=%s", tt.max, tt.user), func(t *testing.T) {
-			stage := testStage(tt.user, attrHello)
-			st := CopyClosure(stage, c, CopyOpts{MaxLayers: tt.max})
+		t.Run(fmt.Sprintf("max=%d,caps=%+v", tt.max, tt.caps), func(t *testing.T) {
+			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
 			def, err := st.Marshal(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			steps, fileOps, merges := layerSteps(t, def)
-			if len(steps) != tt.wantLayers {
-				t.Errorf("%d layer steps, want %d", len(steps), tt.wantLayers)
+			var fileOps, merges int
+			copied := map[string]int{}
+			for _, dt := range def.Def {
+				var op pb.Op
+				if err := op.UnmarshalVT(dt); err != nil {
+					t.Fatal(err)
+				}
+				if f := op.GetFile(); f != nil {
+					fileOps++
+					for _, a := range f.GetActions() {
+						if cp := a.GetCopy(); cp != nil {
+							if cp.Src == "/" && cp.Dest == "/" && cp.DirCopyContents {
+								continue // a layer restamped
+							}
+							if tt.caps.NoCopyPatterns && len(cp.IncludePatterns) > 0 {
+								t.Errorf("a copy with include patterns %q, for a BuildKit without them", cp.IncludePatterns)
+							}
+							for _, p := range copiedPaths(t, cp) {
+								copied[p]++
+							}
+						}
+					}
+				}
+				if op.GetMerge() != nil {
+					merges++
+				}
 			}
-			// Besides the copies to root: the build step's directory and
-			// the layer steps' script.
-			wantFileOps := 2
-			if tt.user == "1000" {
-				wantFileOps += tt.wantLayers
-			}
-			if fileOps != wantFileOps {
-				t.Errorf("%d file ops, want %d", fileOps, wantFileOps)
+			if fileOps != tt.wantLayers+tt.restamped {
+				t.Errorf("%d file ops, want %d", fileOps, tt.wantLayers+tt.restamped)
 			}
 			if (merges == 1) != tt.wantMerge || merges > 1 {
 				t.Errorf("%d merge ops, want merge=%t", merges, tt.wantMerge)
-			}
-			copied := map[string]int{}
-			for _, s := range steps {
-				if len(s.hashes) != len(s.paths) {
-					t.Fatalf("%d hashes for %d paths", len(s.hashes), len(s.paths))
-				}
-				for i, p := range s.paths {
-					copied[p]++
-					if s.hashes[i] != c.Info[p].NarHash {
-						t.Errorf("%s keyed by hash %q, want %q", p, s.hashes[i], c.Info[p].NarHash)
-					}
-				}
-				checkLayerStepMounts(t, s.exec, stage.spec.StoreCacheID)
-				if s.exec.Network != pb.NetMode_NONE {
-					t.Errorf("a layer step has network %v, want none", s.exec.Network)
-				}
 			}
 			for _, p := range c.Paths {
 				if copied[p] != 1 {
@@ -594,107 +564,5 @@ func TestCopyClosure(t *testing.T) {
 				t.Errorf("copied %d paths, want %d", len(copied), len(c.Paths))
 			}
 		})
-	}
-}
-
-// checkLayerStepMounts checks what a layer step mounts: the shared store
-// cache at /nix, the build step's MetaBuilt alone and read-only (so that
-// BuildKit keys the step by that file's contents), its output, and a
-// read-only root.
-func checkLayerStepMounts(t *testing.T, e *pb.ExecOp, storeID string) {
-	t.Helper()
-	var store, built, out bool
-	for _, m := range e.Mounts {
-		switch m.Dest {
-		case "/":
-			if !m.Readonly {
-				t.Errorf("a layer step's root is writable")
-			}
-		case "/nix":
-			store = m.MountType == pb.MountType_CACHE && m.CacheOpt.ID == storeID && m.CacheOpt.Sharing == pb.CacheSharingOpt_SHARED
-		case builtMount:
-			built = m.Readonly && m.Selector == MetaBuilt
-		case layerMount:
-			out = m.Output >= 0 && m.Input == int64(pb.Empty)
-		}
-	}
-	if !store || !built || !out {
-		t.Errorf("layer step mounts: store cache %t, %s read-only %t, output %t; want all", store, MetaBuilt, built, out)
-	}
-}
-
-// A layer step does not depend on what the stage builds but through the
-// build step's MetaBuilt: the same paths give the same step, whose cache
-// BuildKit finds by that file's contents after the build step ran again
-// with one package more.
-func TestLayerStepKeyedByPaths(t *testing.T) {
-	c := graph(smallClosure...)
-	exec := func(st Stage) (*pb.ExecOp, digest.Digest) {
-		t.Helper()
-		def, err := CopyClosure(st, c, CopyOpts{MaxLayers: 1}).Marshal(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		steps, _, _ := layerSteps(t, def)
-		if len(steps) != 1 {
-			t.Fatalf("%d layer steps, want 1", len(steps))
-		}
-		return steps[0].exec, steps[0].built
-	}
-	one, builtOne := exec(testStage("", attrHello))
-	two, builtTwo := exec(testStage("", attrHello, attrNested))
-	if builtOne == builtTwo {
-		t.Fatalf("the two stages' build steps are the same op: the test shows nothing")
-	}
-	a, _ := one.MarshalVT()
-	b, _ := two.MarshalVT()
-	if !bytes.Equal(a, b) {
-		t.Errorf("the layer step differs with what the stage builds:\n%v\n%v", one, two)
-	}
-}
-
-// The build step names its store in its environment (BuildKit does not key
-// a step by its cache mounts' ids), and RerunBuild makes it another op, run
-// whatever BuildKit has: a layer step that found its paths gone retries on
-// a new op, not on the failure BuildKit keeps for the old one.
-func TestBuildStepKeys(t *testing.T) {
-	buildStep := func(spec StageSpec) (digest.Digest, *pb.Op, *llb.OpMetadata) {
-		t.Helper()
-		def, err := NewStage(spec).Meta.Marshal(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, dt := range def.Def {
-			var op pb.Op
-			if err := op.UnmarshalVT(dt); err != nil {
-				t.Fatal(err)
-			}
-			if e := op.GetExec(); e != nil && len(e.Meta.Args) > 1 && e.Meta.Args[1] == exprMount+"/build.sh" {
-				d := digest.FromBytes(dt)
-				md := def.Metadata[d]
-				return d, &op, &md
-			}
-		}
-		t.Fatal("no build step")
-		return "", nil, nil
-	}
-	spec := testStage("", attrHello).spec
-	d, op, md := buildStep(spec)
-	if !slices.Contains(op.GetExec().Meta.Env, "NIXFILE_STORE_ID="+spec.StoreCacheID) {
-		t.Errorf("the build step's environment %q does not name its store", op.GetExec().Meta.Env)
-	}
-	if md.IgnoreCache {
-		t.Errorf("the build step ignores BuildKit's cache")
-	}
-	other := spec
-	other.StoreCacheID = StoreCacheID("another", "linux/amd64")
-	if d2, _, _ := buildStep(other); d2 == d {
-		t.Errorf("the build step is the same op on another store")
-	}
-	rerun := spec
-	rerun.RerunBuild = true
-	d3, _, md3 := buildStep(rerun)
-	if d3 == d || !md3.IgnoreCache {
-		t.Errorf("RerunBuild: another op %t, ignores the cache %t; want both", d3 != d, md3.IgnoreCache)
 	}
 }

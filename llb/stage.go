@@ -33,16 +33,10 @@ type StageSpec struct {
 	// IgnoreCache runs every step again (--no-cache): BuildKit's cache is
 	// not used; the nix store cache still is, as a Dockerfile's cache mounts.
 	IgnoreCache bool
-	// RerunBuild runs the build step again even when BuildKit has it
-	// cached, and nothing else: the store cache lost paths (StoreGone).
-	RerunBuild bool
 	// StoreCacheID names the BuildKit cache mount that keeps /nix across
-	// builds (see StoreCacheID); the layer steps copy the closure from it.
-	// The frontend always names one; empty is one store for every image.
+	// builds (see StoreCacheID). Empty keeps no store: every build starts
+	// from the image's own /nix.
 	StoreCacheID string
-	// ImageUser is the nix image's USER; the closure's layers are root's
-	// whatever it is.
-	ImageUser string
 	// NixSettings are the user's nix settings (see CheckNixSetting), applied
 	// after the image's nix.conf and nixfile's own.
 	NixSettings []NixSetting
@@ -65,11 +59,12 @@ type StageGroup struct {
 
 // Stage is the nix stage as LLB.
 type Stage struct {
+	// Closure holds exactly the closure, at /nix/store/...: what the image
+	// copies from. Nothing else of the stage, and nothing of its store
+	// cache, leaves it.
+	Closure llb.State
 	// Meta holds the files the frontend reads back: see the Meta* names.
 	Meta llb.State
-	// spec is what the stage was made of: the layer steps (see Layer) run
-	// on its image and store.
-	spec StageSpec
 }
 
 // Files in Stage.Meta.
@@ -101,9 +96,6 @@ const (
 	// MetaEvaluating is what the step was evaluating when it stopped: a
 	// group's index, or EvaluatingSet. It is gone once all evaluated.
 	MetaEvaluating = "evaluating"
-	// MetaBuilt is an empty file the build step writes last: the layer
-	// steps depend on it alone (see Stage.Layer).
-	MetaBuilt = "built"
 )
 
 // EvaluatingSet in MetaEvaluating is the package set (NIXPKGS).
@@ -128,8 +120,7 @@ const (
 	nixCacheMount = "/nixfile/cache"
 	exprMount     = "/nixfile/expr"
 	metaMount     = "/nixfile/out"
-	builtMount    = "/nixfile/built"
-	layerMount    = "/nixfile/layer"
+	closureMount  = "/nixfile/closure"
 )
 
 // StoreCacheID is the id of the cache mount that keeps a nix image's /nix
@@ -170,8 +161,6 @@ var (
 	libScript []byte
 	//go:embed build.sh
 	buildScript []byte
-	//go:embed layer.sh
-	layerScript []byte
 )
 
 // exprFile is a file of exprMount.
@@ -194,12 +183,8 @@ func exprDir(spec StageSpec, name string, files ...exprFile) llb.State {
 
 // NewStage returns the nix stage: one step that loads the package set,
 // evaluates each group (so an error names its line), builds every requested
-// output in one nix invocation, and writes the closure list to Meta. The
-// closure stays in the store cache: the layer steps copy it from there.
+// output in one nix invocation, and writes the closure list to Meta.
 func NewStage(spec StageSpec) Stage {
-	if spec.StoreCacheID == "" {
-		spec.StoreCacheID = StoreCacheID("", "")
-	}
 	// The scripts are files, so a failed step's error names a short command.
 	exprState := exprDir(spec, "[internal] generate build.nix", exprFile{"build.sh", buildScript})
 
@@ -219,93 +204,17 @@ func NewStage(spec StageSpec) Stage {
 		llb.Args(args),
 		llb.WithCustomName(spec.buildStepName()),
 		llb.AddMount(exprMount, exprState, llb.Readonly),
+		llb.AddEnv("NIXFILE_CLOSURE", closureMount),
 	}, spec.nixStepOptions()...)
-	if spec.RerunBuild {
-		// Another op, not only another run: BuildKit would give the layer
-		// steps of the same op the failure it just had.
-		opts = append(opts, llb.IgnoreCache, llb.AddEnv("NIXFILE_REBUILD", "1"))
-	}
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
 		for _, m := range spec.Groups[0].Opts {
 			opts = append(opts, m)
 		}
 	}
 	build := spec.Image.Run(opts...)
-	return Stage{Meta: build.AddMount(metaMount, llb.Scratch()), spec: spec}
-}
-
-// layerScriptDir holds layer.sh alone: the layer steps mount it, and what
-// they mount keys them, so nothing of the Nixfile may be in it.
-func layerScriptDir() llb.State {
-	return llb.Scratch().File(llb.Mkfile("layer.sh", 0o644, layerScript), llb.WithCustomName("[internal] layer step script"))
-}
-
-// Layer is a layer of the image made of exactly the store paths given
-// (sorted or not, each once), at their paths on scratch, from the store
-// cache: one step on the nix image that checks them against the hashes
-// nix recorded and copies them (layer.sh). narHashes are the paths' NAR
-// hashes as nix reported them ("" where it did not), in the same order.
-//
-// The step is keyed by the paths and their hashes, and depends on the
-// build step only through MetaBuilt, an empty file: when the build step
-// runs again (one package more), BuildKit finds this step's result by that
-// file's unchanged contents, and a layer whose paths are the same is not
-// made again, nor anything copied or checked. Only a new layer copies: a
-// change costs what changed, whatever the closure's size. A layer of an
-// image whose user is not root is made root's by a copy (rootOwned).
-func (s Stage) Layer(paths, narHashes []string, name string) llb.State {
-	spec := s.spec
-	args := append([]string{"/bin/sh", exprMount + "/layer.sh"}, paths...)
-	opts := []llb.RunOption{
-		llb.Args(args),
-		llb.WithCustomName(name),
-		llb.AddEnv("NIXFILE_LAYER", layerMount),
-		llb.AddEnv("NIXFILE_NAR_HASHES", strings.Join(narHashes, " ")),
-		llb.AddMount(exprMount, layerScriptDir(), llb.Readonly),
-		llb.AddMount(builtMount, s.Meta, llb.SourcePath(MetaBuilt), llb.Readonly),
-		llb.AddMount("/tmp", llb.Scratch(), llb.Tmpfs()),
-		llb.ReadonlyRootFS(),
-		llb.Network(pb.NetMode_NONE),
-	}
-	opts = append(opts, spec.storeMountOpts()...)
-	if spec.IgnoreCache {
-		opts = append(opts, llb.IgnoreCache)
-	}
-	layer := spec.Image.Run(opts...).AddMount(layerMount, llb.Scratch())
-	if spec.ImageUser != "" && !rootUser(spec.ImageUser) {
-		layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{
-			CopyDirContentsOnly: true,
-			ChownOpt:            &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
-		}), llb.WithCustomName(name+" (owned by root)"))
-	}
-	return layer
-}
-
-// StoreGoneExit is the exit status of a layer step whose paths are not in
-// the store cache any more: BuildKit pruned the cache mount (its default GC
-// policy drops cache mounts unused for 48 hours) but kept the build step's
-// result, so the build step did not run to put them back.
-const StoreGoneExit = 75
-
-// StoreGone reports whether a failed step, by its op and exit status, is a
-// layer step that found its paths gone from the store cache: the nix build
-// step must run again (StageSpec.RerunBuild), and the layers with it.
-func StoreGone(op *pb.Op, exitCode uint32) bool {
-	return exitCode == StoreGoneExit && IsLayerStep(op)
-}
-
-// IsLayerStep reports whether op is a layer step (see Stage.Layer). A
-// failed one says why in MetaLog, in its layer.
-func IsLayerStep(op *pb.Op) bool {
-	e := op.GetExec()
-	return e != nil && len(e.Meta.Args) > 1 && e.Meta.Args[1] == exprMount+"/layer.sh"
-}
-
-// rootUser reports whether an image's USER (name or uid, with a group or
-// not) is root.
-func rootUser(user string) bool {
-	u, _, _ := strings.Cut(user, ":")
-	return u == "root" || u == "0"
+	build.AddMount(metaMount, llb.Scratch())
+	closure := build.AddMount(closureMount, llb.Scratch())
+	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
 }
 
 // nixCacheMountOpts mount nix's caches, shared as the store is (nix keeps
@@ -378,13 +287,15 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	// every step. Every step that mounts the store must ask for it shared:
 	// a locked mount held by one step makes BuildKit give a shared one
 	// asked for meanwhile a new copy of the seed, splitting the store.
-	// BuildKit keys a step by what it runs, not by the ids of its cache
-	// mounts: the store's id is in the environment, so that a step of
-	// another store (NIXFILE_STORE) runs there rather than reuse this
-	// one's result, which left its paths in the other store.
-	opts = append(opts, llb.AddEnv("NIXFILE_STORE_ID", spec.StoreCacheID))
-	opts = append(opts, spec.storeMountOpts()...)
-	opts = append(opts, nixCacheMountOpts(spec.StoreCacheID)...)
+	if spec.StoreCacheID != "" {
+		// Not content-hashed: the image (by digest) already keys the step,
+		// and hashing every file of the image's /nix cost seconds on a
+		// first build (3.7 s for a 240 MB /nix here).
+		opts = append(opts, llb.AddMount("/nix", seedStore(spec.Image), llb.SourcePath("/nix"),
+			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared),
+			llb.ContentCache(llb.MountContentCacheOff)))
+		opts = append(opts, nixCacheMountOpts(spec.StoreCacheID)...)
+	}
 	if len(spec.NixSettings) > 0 {
 		opts = append(opts, llb.AddEnv("NIXFILE_NIX_CONFIG", nixSettingsText(spec.NixSettings)))
 	}
@@ -404,16 +315,6 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 		opts = append(opts, llb.AddEnv("NIXFILE_FOREIGN_SYSTEM", spec.System))
 	}
 	return opts
-}
-
-// storeMountOpts mount the store cache at /nix.
-func (spec StageSpec) storeMountOpts() []llb.RunOption {
-	// Not content-hashed: the image (by digest) already keys the step,
-	// and hashing every file of the image's /nix cost seconds on a first
-	// build (3.7 s for a 240 MB /nix here).
-	return []llb.RunOption{llb.AddMount("/nix", seedStore(spec.Image), llb.SourcePath("/nix"),
-		llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared),
-		llb.ContentCache(llb.MountContentCacheOff))}
 }
 
 // buildStepName names the build step by what it builds, and by the system

@@ -19,7 +19,6 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
-	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
@@ -107,16 +106,17 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		if err != nil {
 			return nil, err
 		}
-		plan, closure, out, ref, err := buildImage(ctx, c, bc, f, opt, plan, src.SourceMap)
-		if err != nil && storeGone(err) {
-			// BuildKit pruned the store cache and kept the nix step's
-			// result: the step runs again to put the closure back.
-			opt.RebuildStore = true
-			if plan, err = nixfile2llb.NewPlan(ctx, f, opt); err != nil {
+		var closure *nixllb.Closure
+		if plan.Stage != nil {
+			if plan, closure, err = runStage(ctx, c, bc, f, opt, plan, src.SourceMap); err != nil {
 				return nil, err
 			}
-			plan, closure, out, ref, err = buildImage(ctx, c, bc, f, opt, plan, src.SourceMap)
 		}
+		out, err := plan.Assemble(closure)
+		if err != nil {
+			return nil, err
+		}
+		ref, err := solve(ctx, c, bc, out.State, false)
 		if err != nil {
 			return nil, err
 		}
@@ -136,49 +136,6 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 	}
 	return rb.Finalize()
-}
-
-// buildImage runs the plan's nix stage, if any, and solves the image made
-// of its closure: the plan (another when the stage had to run emulated),
-// the closure, the image and its ref.
-func buildImage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixfile.File, opt nixfile2llb.ConvertOpt, plan *nixfile2llb.Plan, sm *llb.SourceMap) (*nixfile2llb.Plan, *nixllb.Closure, *nixfile2llb.Result, client.Reference, error) {
-	var closure *nixllb.Closure
-	if plan.Stage != nil {
-		var err error
-		if plan, closure, err = runStage(ctx, c, bc, f, opt, plan, sm); err != nil {
-			return nil, nil, nil, nil, err
-		}
-	}
-	out, err := plan.Assemble(closure)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	// Evaluated, so that a layer step's error comes back here, with what
-	// the step said (storeGone).
-	ref, err := solve(ctx, c, bc, out.State, plan.Stage != nil)
-	if err != nil {
-		if layerStepFailed(err) {
-			if failed := readFailedStage(ctx, c, bc, err, plan); failed != nil {
-				err = &NixError{Message: lastLines(failed[nixllb.MetaLog], nixLogLines), Err: err}
-			}
-		}
-		return nil, nil, nil, nil, err
-	}
-	return plan, closure, out, ref, nil
-}
-
-// storeGone reports whether err is a layer step's that found its store
-// paths gone from the store cache (nixllb.StoreGone).
-func storeGone(err error) bool {
-	var se *errdefs.SolveError
-	var ee *gwpb.ExitError
-	return errors.As(err, &se) && se.Solve != nil && errors.As(err, &ee) && nixllb.StoreGone(se.Solve.Op, ee.ExitCode)
-}
-
-// layerStepFailed reports whether err is a failed layer step's.
-func layerStepFailed(err error) bool {
-	var se *errdefs.SolveError
-	return errors.As(err, &se) && se.Solve != nil && nixllb.IsLayerStep(se.Solve.Op)
 }
 
 // solve solves st; evaluate runs it now rather than when a ref is read, so
@@ -253,35 +210,34 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 
 // nixImageResolver loads the nix image: a named context of its name (with
 // or without the tag) if the build has one, else the image itself, resolved
-// with its config so that its PATH and other env apply. What identifies the
-// image, for the nix store cache, is its digest.
-func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
-	return func(ctx context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+// with its config so that its PATH and other env apply. It also returns what
+// identifies the image, for the nix store cache: its digest.
+func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
+	return func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error) {
 		named, err := reference.ParseNormalizedNamed(ref)
 		if err != nil {
-			return nixfile2llb.ResolvedImage{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
+			return llb.State{}, "", fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		for _, name := range []string{ref, reference.FamiliarName(named)} {
 			nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
 			if err != nil {
-				return nixfile2llb.ResolvedImage{}, err
+				return llb.State{}, "", err
 			}
 			if nc == nil {
 				continue
 			}
 			st, img, err := nc.Load(ctx)
 			if err != nil {
-				return nixfile2llb.ResolvedImage{}, err
+				return llb.State{}, "", err
 			}
 			if st != nil {
-				out := nixfile2llb.ResolvedImage{State: *st, ID: "context:" + name}
+				id := "context:" + name
 				if img != nil {
 					if dt, err := json.Marshal(img); err == nil {
-						out.ID += "@" + digest.FromBytes(dt).String()
+						id += "@" + digest.FromBytes(dt).String()
 					}
-					out.User = img.Config.User
 				}
-				return out, nil
+				return *st, id, nil
 			}
 		}
 		// Resolved once: the config (its PATH and env apply to the nix
@@ -292,18 +248,14 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()},
 		})
 		if err != nil {
-			return nixfile2llb.ResolvedImage{}, err
+			return llb.State{}, "", err
 		}
 		st, err := llb.Image(resolved, llb.Platform(p), bc.ImageResolveMode,
 			llb.WithCustomName("[internal] load nix image "+ref)).WithImageConfig(config)
 		if err != nil {
-			return nixfile2llb.ResolvedImage{}, fmt.Errorf("the config of %s: %w", ref, err)
+			return llb.State{}, "", fmt.Errorf("the config of %s: %w", ref, err)
 		}
-		var img ocispecs.Image
-		if err := json.Unmarshal(config, &img); err != nil {
-			return nixfile2llb.ResolvedImage{}, fmt.Errorf("the config of %s: %w", ref, err)
-		}
-		return nixfile2llb.ResolvedImage{State: st, ID: ref + "@" + dgst.String(), User: img.Config.User}, nil
+		return st, ref + "@" + dgst.String(), nil
 	}
 }
 

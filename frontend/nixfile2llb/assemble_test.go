@@ -16,6 +16,10 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// storeTime is the time every store path has in an image (docs: "The
+// image", Filesystem).
+var storeTime = time.Unix(1, 0)
+
 // wantCopy is one COPY instruction as an image layer.
 type wantCopy struct {
 	line int
@@ -222,17 +226,30 @@ func TestAssemble(t *testing.T) {
 }
 
 // checkClosureLayers checks that every store path of the closure is copied
-// once, by a layer step from the store cache to the same path, in
-// wantLayers layers (0: a layer each), merged when there are several.
+// once, from the stage's closure to the same path, in wantLayers layers (0:
+// a layer each), merged when there are several.
 func checkClosureLayers(t *testing.T, img *image, c *nixllb.Closure, wantLayers int, wantMerge bool) {
 	t.Helper()
 	copied := map[string]int{}
 	layers := map[digest.Digest]bool{}
 	for _, w := range img.byOrigin(fromStage) {
-		copied[w.path]++
+		cp := w.copy
+		copied[cp.Dest]++
 		layers[w.layer] = true
-		if err := nixllb.ValidateStorePath(w.path); err != nil {
+		if cp.Src != cp.Dest {
+			t.Errorf("store path %s copied to %s, want the same path", cp.Src, cp.Dest)
+		}
+		if err := nixllb.ValidateStorePath(cp.Dest); err != nil {
 			t.Errorf("closure copy: %v", err)
+		}
+		if got := owner(cp.Owner); got != "0:0" {
+			t.Errorf("%s is owned by %s, want 0:0", cp.Dest, got)
+		}
+		if cp.Timestamp != storeTime.UnixNano() {
+			t.Errorf("%s has time %v, want %v", cp.Dest, time.Unix(0, cp.Timestamp).UTC(), storeTime.UTC())
+		}
+		if cp.AllowWildcard || cp.FollowSymlink {
+			t.Errorf("%s is copied with wildcards or following symlinks", cp.Dest)
 		}
 	}
 	var paths []string
@@ -331,11 +348,11 @@ func checkCopies(t *testing.T, img *image, want []wantCopy, epoch time.Time) {
 // the layers' order, saying what the layer is, stamped with the epoch.
 func checkHistory(t *testing.T, img *image, history []ocispecs.History, epoch time.Time) {
 	t.Helper()
-	if len(history) != len(img.layers) {
-		t.Errorf("%d history entries for %d layers", len(history), len(img.layers))
+	if len(history) != len(img.fileOps) {
+		t.Errorf("%d history entries for %d layers", len(history), len(img.fileOps))
 		return
 	}
-	for i, d := range img.layers {
+	for i, d := range img.fileOps {
 		h := history[i]
 		if h.EmptyLayer {
 			t.Errorf("history %d (%s) is an empty layer", i, h.CreatedBy)

@@ -26,17 +26,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// ResolvedImage is a nix image as ConvertOpt.NixImage resolves it.
-type ResolvedImage struct {
-	// State is the image, resolved with its config (its PATH and env
-	// apply to the nix steps).
-	State llb.State
-	// ID identifies the image, for its store cache: its digest when known.
-	ID string
-	// User is its config's USER.
-	User string
-}
-
 // ConvertOpt is what a conversion depends on besides the Nixfile. The zero
 // value works: linux/amd64, no build args, the default nix image, a local
 // context named "context".
@@ -62,18 +51,15 @@ type ConvertOpt struct {
 	// only if the Nixfile reads it (COPY, BUILD, a package set or flake of
 	// the context), so that one that does not costs no context request.
 	LoadContext func(context.Context) (*llb.State, error)
-	// NixImage resolves a nix image reference for a platform. nil uses
-	// llb.Image without a resolver (unit tests).
-	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (ResolvedImage, error)
+	// NixImage returns the state for a nix image reference, resolved with
+	// its config, and what identifies that image (its digest, when known).
+	// nil uses llb.Image without a resolver (unit tests).
+	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error)
 	// Epoch is SOURCE_DATE_EPOCH, if given.
 	Epoch *time.Time
 	// NoCache runs the nix steps again rather than take them from
 	// BuildKit's cache (--no-cache).
 	NoCache bool
-	// RebuildStore runs the nix build step again even when BuildKit has it
-	// cached: the store cache lost paths the closure's layers copy (see
-	// nixllb.StoreGone).
-	RebuildStore bool
 	// LLBCaps are the daemon's LLB capabilities; nil is the newest
 	// BuildKit. Without MergeOp or the symlink file action the image is
 	// made another way, with the same files and layers (nixllb.Caps).
@@ -178,14 +164,13 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	resolved := ResolvedImage{State: llb.Image(plan.NixImage, llb.Platform(np)), ID: plan.NixImage}
+	img, imageID := llb.Image(plan.NixImage, llb.Platform(np)), plan.NixImage
 	if opt.NixImage != nil {
-		resolved, err = opt.NixImage(ctx, plan.NixImage, np)
+		img, imageID, err = opt.NixImage(ctx, plan.NixImage, np)
 		if err != nil {
 			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 		}
 	}
-	img, imageID := resolved.State, resolved.ID
 	timeout := nixllb.DefaultTimeout
 	if v := opt.BuildArgs[nixllb.TimeoutArg]; v != "" {
 		n, err := strconv.Atoi(v)
@@ -212,9 +197,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		PackageSet:   r.packageSet,
 		NixSettings:  r.nixSettings,
 		StoreCacheID: storeID,
-		ImageUser:    resolved.User,
 		IgnoreCache:  opt.NoCache,
-		RerunBuild:   opt.RebuildStore,
 		Network:      opt.Network,
 	}
 	plan.nixImage = &img
@@ -378,7 +361,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	)
 	caps := nixllb.CapsOf(p.opt.LLBCaps)
 	if closure != nil {
-		layers = append(layers, nixllb.CopyClosure(*p.Stage, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps}))
+		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps}))
 		for _, h := range nixllb.LayerHistory(closure, r.maxLayers) {
 			history = append(history, "nix: "+h)
 		}

@@ -138,7 +138,7 @@ func imageFingerprint(t *testing.T, st llb.State) []string {
 		}
 		out = append(out, s)
 	}
-	out = append(out, fmt.Sprintf("%d layers, %d merges", len(img.layers), len(img.merges)))
+	out = append(out, fmt.Sprintf("%d file ops, %d merges", len(img.fileOps), len(img.merges)))
 	return out
 }
 

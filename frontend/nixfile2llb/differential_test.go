@@ -40,7 +40,7 @@ func buildOutput(t *testing.T, src string, args map[string]string) string {
 	var out strings.Builder
 	var closure = closureOf(t, nil, nil, nil)
 	if plan.Stage != nil {
-		def, err := plan.Stage.Meta.Marshal(ctx)
+		def, err := plan.Stage.Closure.Marshal(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -204,7 +204,8 @@ func (g *graph) execChain(t testing.TB, from *pb.Input) []execStep {
 }
 
 // stageOutput is, when in is an output of the nix stage's build step, the
-// mount it is: /nixfile/out (Meta). It is "" for anything else.
+// mount it is: /nixfile/closure (the closure the image copies from) or
+// /nixfile/out (Meta). It is "" for anything else.
 func (g *graph) stageOutput(in *pb.Input) string {
 	e := g.op(in).GetExec()
 	if e == nil {

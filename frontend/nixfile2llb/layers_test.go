@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/solver/pb"
+	nixllb "github.com/nixfile/nixfile/llb"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -13,7 +14,7 @@ import (
 type origin string
 
 const (
-	fromStage   origin = "stage"   // copied from the store cache by a layer step
+	fromStage   origin = "stage"   // copied from the nix stage's closure
 	fromContext origin = "context" // copied from the build context
 	fromMeta    origin = "meta"    // copied from the nix stage's Meta
 	fromExec    origin = "exec"    // copied from another output of an exec
@@ -29,11 +30,9 @@ const (
 type write struct {
 	path   string
 	origin origin
-	// copy is the copy action, for copies from the context (and from a
-	// layer step, for an image whose user is not root).
+	// copy is the copy action, for copies from the stage or the context.
 	copy *pb.FileActionCopy
-	// layer is the image-chain op (a file op or a layer step) the write
-	// ends up in.
+	// layer is the image-chain file op the write ends up in.
 	layer digest.Digest
 }
 
@@ -42,15 +41,15 @@ type image struct {
 	g *graph
 	// writes are every path the image's layers write, bottom layer first.
 	writes []write
-	// layers and merges are the ops of the image chain itself; each layer
-	// is a file op or a layer step of the nix stage, bottom first.
-	layers []digest.Digest
-	merges []digest.Digest
+	// fileOps and merges are the ops of the image chain itself; each file
+	// op is a layer, bottom first.
+	fileOps []digest.Digest
+	merges  []digest.Digest
 	// copyOps are the file ops that copy from the build context, bottom
 	// first: one a COPY instruction.
 	copyOps []digest.Digest
-	// bad are ops in the image chain that are neither file ops, merge ops
-	// nor layer steps: the image would not start from scratch.
+	// bad are ops in the image chain that are neither file nor merge ops:
+	// the image would not start from scratch.
 	bad []string
 }
 
@@ -83,7 +82,7 @@ func (img *image) walk(t *testing.T, in *pb.Input) {
 				img.walk(t, op.Inputs[base])
 			}
 		}
-		img.layers = append(img.layers, d)
+		img.fileOps = append(img.fileOps, d)
 		isCopyLayer := false
 		for _, a := range actions {
 			ws := img.actionWrites(t, op, a)
@@ -97,12 +96,6 @@ func (img *image) walk(t *testing.T, in *pb.Input) {
 		}
 		if isCopyLayer {
 			img.copyOps = append(img.copyOps, d)
-		}
-	case layerStepOutput(op, in):
-		img.layers = append(img.layers, d)
-		for _, w := range layerStepWrites(op, nil) {
-			w.layer = d
-			img.writes = append(img.writes, w)
 		}
 	default:
 		img.bad = append(img.bad, op.String())
@@ -136,12 +129,23 @@ func (img *image) actionWrites(t *testing.T, op *pb.Op, a *pb.FileAction) []writ
 	in := op.Inputs[src]
 	from := img.g.op(in)
 	switch {
-	case layerStepOutput(from, in):
-		// A layer step's output, copied whole to be root's.
-		if cp.Src != "/" || cp.Dest != "/" || !cp.DirCopyContents {
-			t.Errorf("a layer step's output is copied from %s to %s (contents only: %t), want all of it", cp.Src, cp.Dest, cp.DirCopyContents)
+	case img.g.stageOutput(in) == "/nixfile/closure" && strings.TrimSuffix(cp.Src, "/") == nixllb.StoreDir:
+		// A layer of several store paths: the store's entries its
+		// patterns name, each as if copied to itself.
+		if strings.TrimSuffix(cp.Dest, "/") != nixllb.StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || len(cp.ExcludePatterns) > 0 {
+			t.Errorf("a copy of the store to %s (contents only: %t) with include patterns %q, exclude patterns %q: want the store's named entries to the store",
+				cp.Dest, cp.DirCopyContents, cp.IncludePatterns, cp.ExcludePatterns)
 		}
-		return layerStepWrites(from, cp)
+		var out []write
+		for _, pat := range cp.IncludePatterns {
+			p := nixllb.StoreDir + "/" + strings.ReplaceAll(pat, `\`, "")
+			one := cp.CloneVT()
+			one.Src, one.Dest, one.IncludePatterns, one.DirCopyContents = p, p, nil, false
+			out = append(out, write{path: p, origin: fromStage, copy: one})
+		}
+		return out
+	case img.g.stageOutput(in) == "/nixfile/closure":
+		return []write{{path: cp.Dest, origin: fromStage, copy: cp}}
 	case img.g.stageOutput(in) == "/nixfile/out":
 		return []write{{path: cp.Dest, origin: fromMeta, copy: cp}}
 	case from.GetExec() != nil:
@@ -163,31 +167,6 @@ func (img *image) actionWrites(t *testing.T, op *pb.Op, a *pb.FileAction) []writ
 		return out
 	}
 	return []write{{path: cp.Dest, origin: fromOther, copy: cp}}
-}
-
-// layerStepOutput reports whether in is the layer a layer step of the nix
-// stage makes (an exec of layer.sh, its NIXFILE_LAYER mount).
-func layerStepOutput(op *pb.Op, in *pb.Input) bool {
-	e := op.GetExec()
-	if e == nil || len(e.Meta.Args) < 2 || e.Meta.Args[1] != "/nixfile/expr/layer.sh" {
-		return false
-	}
-	dir, _ := envValue(e.Meta.Env, "NIXFILE_LAYER")
-	for _, m := range e.Mounts {
-		if m.Output == in.Index {
-			return m.Dest == dir
-		}
-	}
-	return false
-}
-
-// layerStepWrites are the store paths a layer step copies, each to itself.
-func layerStepWrites(op *pb.Op, cp *pb.FileActionCopy) []write {
-	var out []write
-	for _, p := range op.GetExec().Meta.Args[2:] {
-		out = append(out, write{path: p, origin: fromStage, copy: cp})
-	}
-	return out
 }
 
 func (img *image) byOrigin(o origin) []write {

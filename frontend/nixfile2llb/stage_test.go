@@ -153,6 +153,7 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 		if wantContext != "" {
 			wantDests = append(wantDests, nixllb.ContextMount)
 		}
+		wantDests = append(wantDests, "/nixfile/closure")
 		slices.Sort(dests)
 		slices.Sort(wantDests)
 		if !slices.Equal(dests, wantDests) {
@@ -160,6 +161,9 @@ func viewStage(t *testing.T, g *graph, wantArch, wantSystem, wantContext string)
 		}
 		if m := e.mount("/nixfile/out"); m != nil && m.Input != -1 {
 			t.Errorf("%v: /nixfile/out mounts input %d, want scratch", args, m.Input)
+		}
+		if m := e.mount("/nixfile/closure"); m != nil && m.Input != -1 {
+			t.Errorf("%v: /nixfile/closure mounts input %d, want scratch", args, m.Input)
 		}
 		if m := e.mount("/nix"); m != nil {
 			id := checkStoreCache(t, g, e, m)
@@ -560,9 +564,9 @@ func TestNoNixStage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			called := false
-			opt := nixfile2llb.ConvertOpt{NixImage: func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+			opt := nixfile2llb.ConvertOpt{NixImage: func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
 				called = true
-				return nixfile2llb.ResolvedImage{State: llb.Scratch()}, nil
+				return llb.Scratch(), "", nil
 			}}
 			plan := newPlan(t, tt.nixfile, opt)
 			if plan.Stage != nil {
@@ -610,9 +614,9 @@ func TestNixImageResolver(t *testing.T) {
 	opt := nixfile2llb.ConvertOpt{
 		BuildArgs:      map[string]string{"NIX_IMAGE": "localhost:5000/nix:x"},
 		TargetPlatform: &ocispecs.Platform{OS: "linux", Architecture: "arm64"},
-		NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+		NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (llb.State, string, error) {
 			gotRef, gotPlatform = ref, p
-			return nixfile2llb.ResolvedImage{State: llb.Image("mirror.example.com/resolved:1", llb.Platform(p)), ID: "sha256:0123"}, nil
+			return llb.Image("mirror.example.com/resolved:1", llb.Platform(p)), "sha256:0123", nil
 		},
 	}
 	plan := newPlan(t, "PACKAGES hello\n", opt)
@@ -632,8 +636,8 @@ func TestNixImageResolver(t *testing.T) {
 	}
 
 	boom := errors.New("boom")
-	opt.NixImage = func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
-		return nixfile2llb.ResolvedImage{}, boom
+	opt.NixImage = func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
+		return llb.State{}, "", boom
 	}
 	_, err := nixfile2llb.NewPlan(context.Background(), parse(t, "PACKAGES hello\n"), opt)
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "localhost:5000/nix:x") {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/solver/pb"
@@ -83,12 +82,11 @@ func diffIDs(t *testing.T, img *image) []string {
 // header is a fileEntry without its data, for messages.
 func (f fileEntry) header() fileEntry { f.data = nil; return f }
 
-// Over the layer budget, a layer of several store paths is one layer step
-// that copies them from the store cache: each path in one layer, with the
-// store's owner and times (root, 1 s after the epoch, /nix and /nix/store
-// too), and nothing else. odd's store name has a "?", which the step must
-// not take for a pattern.
-func TestLayersOfSeveralPaths(t *testing.T) {
+// Over the layer budget, a layer of several store paths is one copy with
+// include patterns; a BuildKit without them gets a copy a path, and the
+// same layers. odd's store name has a "?", which a pattern must not take
+// for any character.
+func TestSameLayersWithoutCopyPatterns(t *testing.T) {
 	bed := testbed.Require(t)
 	dir := writeContext(t, map[string]string{
 		"Nixfile": "PACKAGES greeter tools.greet odd cacert tzdata\nLAYERS 2\nROOTFS none\n",
@@ -97,15 +95,29 @@ func TestLayersOfSeveralPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got, err := build(t, bed, dir, buildOpts{hideCaps: []apicaps.CapID{pb.CapFileCopyIncludeExcludePatterns}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(want.storeEntries()) != 7 {
 		t.Fatalf("the image has store paths %v, want 7", want.storeEntries())
 	}
+	if ids := diffIDs(t, got); !slices.Equal(ids, diffIDs(t, want)) {
+		t.Errorf("layers (diff IDs) without include patterns:\n%v\nwant, as with them:\n%v", ids, diffIDs(t, want))
+	}
+	if got.digest != want.digest {
+		t.Errorf("image digest %s without include patterns, want %s", got.digest, want.digest)
+	}
 	for p, f := range want.files {
-		if p != "nix" && p != "nix/store" && !strings.HasPrefix(p, "nix/store/") {
-			t.Errorf("/%s is in the image, want the closure alone", p)
+		if g, ok := got.files[p]; !ok {
+			t.Errorf("/%s is missing without include patterns", p)
+		} else if g.typeflag != f.typeflag || g.linkname != f.linkname || g.mode != f.mode || g.uid != f.uid || g.gid != f.gid || !g.modTime.Equal(f.modTime) || string(g.data) != string(f.data) {
+			t.Errorf("/%s differs without include patterns: %+v, want %+v", p, g.header(), f.header())
 		}
-		if f.uid != 0 || f.gid != 0 || f.modTime.Unix() != 1 {
-			t.Errorf("/%s is owned by %d:%d, time %v; want root's, 1 s after the epoch", p, f.uid, f.gid, f.modTime.UTC())
+	}
+	for p := range got.files {
+		if _, ok := want.files[p]; !ok {
+			t.Errorf("/%s is extra without include patterns", p)
 		}
 	}
 	count := map[string]int{}
