@@ -288,6 +288,11 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	// a locked mount held by one step makes BuildKit give a shared one
 	// asked for meanwhile a new copy of the seed, splitting the store.
 	if spec.StoreCacheID != "" {
+		// BuildKit keys a step by what it runs, not by the ids of its
+		// cache mounts: the store's id is in the environment, so that a
+		// build on another store (NIXFILE_STORE) runs its nix steps there
+		// rather than take another store's results.
+		opts = append(opts, llb.AddEnv("NIXFILE_STORE_ID", spec.StoreCacheID))
 		// Not content-hashed: the image (by digest) already keys the step,
 		// and hashing every file of the image's /nix cost seconds on a
 		// first build (3.7 s for a 240 MB /nix here).
