@@ -16,7 +16,7 @@ import (
 // has more, so only the tests that run the scripts with these alone on
 // PATH catch a slip.
 var officialTools = []string{
-	"cat", "cp", "cut", "dirname", "head", "ln", "ls", "mkdir", "mkfifo", "rm", "sleep", "sort", "tail",
+	"cat", "cp", "cut", "dirname", "head", "id", "ln", "ls", "mkdir", "mkfifo", "rm", "sleep", "sort", "tail",
 	"tee", "timeout", "tr", "uname", "uniq", "wc", "grep", "find",
 }
 
@@ -209,6 +209,37 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 			left, _ := filepath.Glob(filepath.Join(e.out, ".*"))
 			if len(left) != 0 {
 				t.Errorf("the step left %q in its output", left)
+			}
+		})
+	}
+}
+
+// The closure is checked against the hashes nix recorded where builders can
+// write the store: as root, only without build users (asked of nix as
+// `nix config show`, or `nix show-config` before nix 2.20).
+func TestBuildScriptVerifiesWhereBuildersCanWrite(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the script asks nix for build users only as root")
+	}
+	for _, tt := range []struct {
+		name, nix  string
+		wantVerify bool
+	}{
+		{name: "build users", nix: `if [ "$1 $2" = "config show" ]; then echo nixbld; exit; fi`},
+		{name: "none", nix: `if [ "$1 $2" = "config show" ]; then echo; exit; fi`, wantVerify: true},
+		{name: "build users, nix 2.8", nix: `case "$1" in config) exit 1 ;; show-config) printf 'a = 1\nbuild-users-group = nixbld\n'; exit ;; esac`},
+		{name: "none, nix 2.8", nix: `case "$1" in config) exit 1 ;; show-config) printf 'build-users-group = \nb = 2\n'; exit ;; esac`, wantVerify: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newScriptEnv(t, []string{"0aaa-tool"}, []string{"0aaa-tool"}, nil)
+			e.mkfile(t, "0aaa-tool/bin/tool")
+			verified := filepath.Join(e.dir, "verified")
+			e.write(t, "bin/nix", "#!/bin/sh\n"+tt.nix+"\necho '[]'\n")
+			e.write(t, "bin/nix-store", "#!/bin/sh\ncase \"$1\" in --query) cat "+filepath.Join(e.dir, "closure-list")+" ;; --verify-path) echo \"$@\" >>"+verified+" ;; esac\n")
+			e.mustRun(t, shells(t)[0], "build.sh", "0")
+			_, err := os.Stat(verified)
+			if got := err == nil; got != tt.wantVerify {
+				t.Errorf("verified: %t, want %t", got, tt.wantVerify)
 			}
 		})
 	}

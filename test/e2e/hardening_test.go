@@ -100,6 +100,10 @@ func TestBuildUsersCannotWriteTheStore(t *testing.T) {
 		t.Fatalf("the victim's build after the attack: %v", err)
 	}
 	checkVictim(t, img, nonce)
+	// So the closure is not hashed again on its way out.
+	if !strings.Contains(img.log, "nix builds as its build users") || strings.Contains(img.log, "checking the closure against") {
+		t.Errorf("the build log does not say the closure goes unchecked, builders being unable to write the store:\n%s", tail(img.log, 20))
+	}
 }
 
 // In a nix image without build users nix builds as root, and a builder can
@@ -120,6 +124,9 @@ func TestAlteredStoreIsRefused(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "the store cache was altered") || !strings.Contains(msg, "victim-"+nonce) {
 		t.Errorf("the error does not name the altered path and say what happened:\n%s", msg)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "nix's builders can write the store: checking the closure") {
+		t.Errorf("the error does not say why the closure was checked:\n%s", msg)
 	}
 	// A store of its own is not the altered one: the true content.
 	asRoot["build-arg:NIXFILE_STORE"] = "private-" + nonce
