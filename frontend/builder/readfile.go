@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/gateway/client"
 	nixllb "github.com/nixfile/nixfile/llb"
+	"golang.org/x/sync/errgroup"
 )
 
 // readChunk is how much one read of a result file asks for: under the
@@ -33,15 +34,27 @@ func readFileUpTo(ctx context.Context, read func(context.Context, client.ReadReq
 }
 
 // readFiles reads the named files of a step's result (what names the step
-// in errors), each up to nixllb.MaxMetaFileSize.
+// in errors), each up to nixllb.MaxMetaFileSize. They are read at once: each
+// read is a round trip to the daemon, which a no-change build waits for.
 func readFiles(ctx context.Context, ref client.Reference, what string, names ...string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	for _, name := range names {
-		dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s's %s: %w", what, name, err)
-		}
-		files[name] = dt
+	data := make([][]byte, len(names))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, name := range names {
+		g.Go(func() error {
+			dt, err := readFileUpTo(ctx, ref.ReadFile, name, nixllb.MaxMetaFileSize)
+			if err != nil {
+				return fmt.Errorf("reading %s's %s: %w", what, name, err)
+			}
+			data[i] = dt
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(names))
+	for i, name := range names {
+		files[name] = data[i]
 	}
 	return files, nil
 }
