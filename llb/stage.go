@@ -33,6 +33,10 @@ type StageSpec struct {
 	// IgnoreCache runs every step again (--no-cache): BuildKit's cache is
 	// not used; the nix store cache still is, as a Dockerfile's cache mounts.
 	IgnoreCache bool
+	// ImageHasStore says the image's /nix holds a nix store with its
+	// database (the official image's does): it is the store cache's base
+	// as it is, with no seed step (see seedScript).
+	ImageHasStore bool
 	// StoreCacheID names the BuildKit cache mount that keeps /nix across
 	// builds (see StoreCacheID). Empty keeps no store: every build starts
 	// from the image's own /nix.
@@ -255,7 +259,10 @@ nix-store --dump-db >/dev/null
 
 // seedStore is the store cache's seed, at /nix: see seedScript. It runs
 // once per nix image on a daemon (BuildKit caches it by the image's
-// digest), with no network: it reads nothing but the image.
+// digest), with no network: it reads nothing but the image. An image whose
+// /nix has a store database needs none (StageSpec.ImageHasStore): on a
+// store whose database exists nix's locks hold, and the seed's container
+// cost half a second of every first build.
 func seedStore(image llb.State) llb.State {
 	return image.Run(
 		llb.Args([]string{"/bin/sh", "-c", seedScript}),
@@ -296,7 +303,15 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 		// Not content-hashed: the image (by digest) already keys the step,
 		// and hashing every file of the image's /nix cost seconds on a
 		// first build (3.7 s for a 240 MB /nix here).
-		opts = append(opts, llb.AddMount("/nix", seedStore(spec.Image), llb.SourcePath("/nix"),
+		seed := seedStore(spec.Image)
+		if spec.ImageHasStore {
+			// The image's /nix, through a file op that changes nothing:
+			// a cache mount based on the very ref that is the step's root
+			// makes BuildKit (v0.34) fail a failed step's error with
+			// "releasing already released reference".
+			seed = spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)), llb.WithCustomName("[internal] nix store from the image"))
+		}
+		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
 			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared),
 			llb.ContentCache(llb.MountContentCacheOff)))
 		opts = append(opts, nixCacheMountOpts(spec.StoreCacheID)...)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -210,25 +211,25 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta
 
 // nixImageResolver loads the nix image: a named context of its name (with
 // or without the tag) if the build has one, else the image itself, resolved
-// with its config so that its PATH and other env apply. It also returns what
-// identifies the image, for the nix store cache: its digest.
-func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
-	return func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error) {
+// with its config so that its PATH and other env apply. What identifies the
+// image, for the nix store cache, is its digest.
+func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+	return func(ctx context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 		named, err := reference.ParseNormalizedNamed(ref)
 		if err != nil {
-			return llb.State{}, "", fmt.Errorf("invalid image reference %q: %w", ref, err)
+			return nixfile2llb.ResolvedImage{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		for _, name := range []string{ref, reference.FamiliarName(named)} {
 			nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
 			if err != nil {
-				return llb.State{}, "", err
+				return nixfile2llb.ResolvedImage{}, err
 			}
 			if nc == nil {
 				continue
 			}
 			st, img, err := nc.Load(ctx)
 			if err != nil {
-				return llb.State{}, "", err
+				return nixfile2llb.ResolvedImage{}, err
 			}
 			if st != nil {
 				id := "context:" + name
@@ -237,7 +238,7 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 						id += "@" + digest.FromBytes(dt).String()
 					}
 				}
-				return *st, id, nil
+				return nixfile2llb.ResolvedImage{State: *st, ID: id, HasStore: imageHasStore(ctx, c, bc, *st)}, nil
 			}
 		}
 		// Resolved once: the config (its PATH and env apply to the nix
@@ -248,15 +249,32 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()},
 		})
 		if err != nil {
-			return llb.State{}, "", err
+			return nixfile2llb.ResolvedImage{}, err
 		}
 		st, err := llb.Image(resolved, llb.Platform(p), bc.ImageResolveMode,
 			llb.WithCustomName("[internal] load nix image "+ref)).WithImageConfig(config)
 		if err != nil {
-			return llb.State{}, "", fmt.Errorf("the config of %s: %w", ref, err)
+			return nixfile2llb.ResolvedImage{}, fmt.Errorf("the config of %s: %w", ref, err)
 		}
-		return st, ref + "@" + dgst.String(), nil
+		return nixfile2llb.ResolvedImage{State: st, ID: ref + "@" + dgst.String(), HasStore: imageHasStore(ctx, c, bc, st)}, nil
 	}
+}
+
+// storeDB is nix's store database: an image that has it has a store that
+// nix has opened.
+const storeDB = "/nix/var/nix/db/db.sqlite"
+
+// imageHasStore reports whether the image's /nix holds a nix store with its
+// database, so that it can seed the store cache as it is. It loads the
+// image, which the nix steps need anyway; an image it cannot read gets
+// the seed step, whose error is the build's.
+func imageHasStore(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State) bool {
+	ref, err := solve(ctx, c, bc, st, true)
+	if err != nil || ref == nil {
+		return false
+	}
+	fi, err := ref.StatFile(ctx, client.StatRequest{Path: storeDB})
+	return err == nil && fi.Mode&uint32(os.ModeType) == 0
 }
 
 func sourceDateEpoch(args map[string]string) (*time.Time, error) {

@@ -26,6 +26,18 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// ResolvedImage is a nix image as ConvertOpt.NixImage resolves it.
+type ResolvedImage struct {
+	// State is the image, resolved with its config (its PATH and env
+	// apply to the nix steps).
+	State llb.State
+	// ID identifies the image, for its store cache: its digest when known.
+	ID string
+	// HasStore says its /nix holds a nix store with its database (the
+	// official image's does): it seeds the store cache as it is.
+	HasStore bool
+}
+
 // ConvertOpt is what a conversion depends on besides the Nixfile. The zero
 // value works: linux/amd64, no build args, the default nix image, a local
 // context named "context".
@@ -51,10 +63,9 @@ type ConvertOpt struct {
 	// only if the Nixfile reads it (COPY, BUILD, a package set or flake of
 	// the context), so that one that does not costs no context request.
 	LoadContext func(context.Context) (*llb.State, error)
-	// NixImage returns the state for a nix image reference, resolved with
-	// its config, and what identifies that image (its digest, when known).
-	// nil uses llb.Image without a resolver (unit tests).
-	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (llb.State, string, error)
+	// NixImage resolves a nix image reference for a platform. nil uses
+	// llb.Image without a resolver (unit tests).
+	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (ResolvedImage, error)
 	// Epoch is SOURCE_DATE_EPOCH, if given.
 	Epoch *time.Time
 	// NoCache runs the nix steps again rather than take them from
@@ -164,13 +175,14 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	img, imageID := llb.Image(plan.NixImage, llb.Platform(np)), plan.NixImage
+	resolved := ResolvedImage{State: llb.Image(plan.NixImage, llb.Platform(np)), ID: plan.NixImage}
 	if opt.NixImage != nil {
-		img, imageID, err = opt.NixImage(ctx, plan.NixImage, np)
+		resolved, err = opt.NixImage(ctx, plan.NixImage, np)
 		if err != nil {
 			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 		}
 	}
+	img, imageID := resolved.State, resolved.ID
 	timeout := nixllb.DefaultTimeout
 	if v := opt.BuildArgs[nixllb.TimeoutArg]; v != "" {
 		n, err := strconv.Atoi(v)
@@ -189,16 +201,17 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		storeID = nixllb.StoreCacheID(imageID+"\x00"+name, platforms.FormatAll(np))
 	}
 	spec := nixllb.StageSpec{
-		Timeout:      timeout,
-		Image:        img,
-		System:       system,
-		NixSystem:    nixSystem,
-		Emulated:     platforms.Format(np) != platforms.Format(opt.buildPlatform()),
-		PackageSet:   r.packageSet,
-		NixSettings:  r.nixSettings,
-		StoreCacheID: storeID,
-		IgnoreCache:  opt.NoCache,
-		Network:      opt.Network,
+		Timeout:       timeout,
+		Image:         img,
+		System:        system,
+		NixSystem:     nixSystem,
+		Emulated:      platforms.Format(np) != platforms.Format(opt.buildPlatform()),
+		PackageSet:    r.packageSet,
+		NixSettings:   r.nixSettings,
+		StoreCacheID:  storeID,
+		ImageHasStore: resolved.HasStore,
+		IgnoreCache:   opt.NoCache,
+		Network:       opt.Network,
 	}
 	plan.nixImage = &img
 	if needsContext(r) {

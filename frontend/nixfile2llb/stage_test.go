@@ -564,9 +564,9 @@ func TestNoNixStage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			called := false
-			opt := nixfile2llb.ConvertOpt{NixImage: func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
+			opt := nixfile2llb.ConvertOpt{NixImage: func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 				called = true
-				return llb.Scratch(), "", nil
+				return nixfile2llb.ResolvedImage{State: llb.Scratch()}, nil
 			}}
 			plan := newPlan(t, tt.nixfile, opt)
 			if plan.Stage != nil {
@@ -614,9 +614,9 @@ func TestNixImageResolver(t *testing.T) {
 	opt := nixfile2llb.ConvertOpt{
 		BuildArgs:      map[string]string{"NIX_IMAGE": "localhost:5000/nix:x"},
 		TargetPlatform: &ocispecs.Platform{OS: "linux", Architecture: "arm64"},
-		NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (llb.State, string, error) {
+		NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 			gotRef, gotPlatform = ref, p
-			return llb.Image("mirror.example.com/resolved:1", llb.Platform(p)), "sha256:0123", nil
+			return nixfile2llb.ResolvedImage{State: llb.Image("mirror.example.com/resolved:1", llb.Platform(p)), ID: "sha256:0123"}, nil
 		},
 	}
 	plan := newPlan(t, "PACKAGES hello\n", opt)
@@ -636,8 +636,8 @@ func TestNixImageResolver(t *testing.T) {
 	}
 
 	boom := errors.New("boom")
-	opt.NixImage = func(context.Context, string, ocispecs.Platform) (llb.State, string, error) {
-		return llb.State{}, "", boom
+	opt.NixImage = func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+		return nixfile2llb.ResolvedImage{}, boom
 	}
 	_, err := nixfile2llb.NewPlan(context.Background(), parse(t, "PACKAGES hello\n"), opt)
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "localhost:5000/nix:x") {
@@ -829,5 +829,47 @@ func TestNixStageRunsOnTheBuildPlatform(t *testing.T) {
 				t.Errorf("the plan's target is %v", p)
 			}
 		})
+	}
+}
+
+// A nix image whose /nix holds a store with its database (the official
+// image's does) is the store cache's base as it is: no seed step, whose
+// container costs half a second of a first build. Without one, the seed
+// step makes the store (TestNixStage checks it).
+func TestImageWithAStoreNeedsNoSeed(t *testing.T) {
+	for _, hasStore := range []bool{true, false} {
+		opt := nixfile2llb.ConvertOpt{NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+			return nixfile2llb.ResolvedImage{State: llb.Image(ref, llb.Platform(p)), ID: ref + "@sha256:0", HasStore: hasStore}, nil
+		}}
+		plan := newPlan(t, "PACKAGES hello\n", opt)
+		g := marshal(t, plan.Stage.Meta)
+		steps := 0
+		for _, d := range g.order {
+			e := g.ops[d].GetExec()
+			if e == nil {
+				continue
+			}
+			steps++
+			if e.Meta.Args[len(e.Meta.Args)-1] != "0" {
+				continue // the seed
+			}
+			m := execStep{dgst: d, op: g.ops[d]}.mount("/nix")
+			base, _ := g.mountInput(execStep{dgst: d, op: g.ops[d]}, m)
+			// The image's /nix, through a file op that only makes
+			// /nix/store if it is not there.
+			var src *pb.SourceOp
+			if f := base.GetFile(); f != nil && len(f.Actions) == 1 && f.Actions[0].GetMkdir() != nil && len(base.Inputs) == 1 {
+				src = g.op(base.Inputs[0]).GetSource()
+			}
+			if hasStore && (src == nil || !strings.HasPrefix(src.Identifier, "docker-image://") || m.Selector != "/nix") {
+				t.Errorf("with a store in the image, /nix is seeded by %v (selector %q), want the image's /nix", base, m.Selector)
+			}
+			if !hasStore && base.GetExec() == nil {
+				t.Errorf("without a store in the image, /nix is seeded by %v, want the seed step", base)
+			}
+		}
+		if want := map[bool]int{true: 1, false: 2}[hasStore]; steps != want {
+			t.Errorf("image has a store: %t: %d exec steps, want %d", hasStore, steps, want)
+		}
 	}
 }

@@ -153,6 +153,18 @@ func TestConcurrentBuildsOfOneNixfileBuildOnce(t *testing.T) {
 			if t.Failed() {
 				return
 			}
+			// The default image's /nix has a store database and seeds the
+			// store as it is; an empty /nix gets the seed step.
+			seedStep, fromImage := "[internal] nix store seed", "[internal] nix store from the image"
+			if c.image != "" {
+				seedStep, fromImage = fromImage, seedStep
+			}
+			if _, ok := imgs[0].cached[fromImage]; !ok {
+				t.Errorf("no step %q: %v", fromImage, keys(imgs[0].cached))
+			}
+			if _, ok := imgs[0].cached[seedStep]; ok {
+				t.Errorf("a step %q: %v", seedStep, keys(imgs[0].cached))
+			}
 			if ran != builds {
 				t.Errorf("%d nix steps ran, want %d: BuildKit merged the builds, nothing was shared through nix", ran, builds)
 			}
