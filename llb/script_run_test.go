@@ -294,6 +294,38 @@ func TestBuildScriptFailureNamesTheGroup(t *testing.T) {
 	}
 }
 
+// nix fails a build whose narinfo cache row a concurrent nix replaced
+// ("constraint failed" in binary-cache-v6.sqlite, when builds on a new
+// store register a binary cache at the same moment): the build is tried
+// once more. Any other failure is not.
+func TestBuildScriptRetriesTheNarinfoCacheRace(t *testing.T) {
+	const race = `error: executing SQLite statement 'insert or replace into NARs(cache, hashPart) values (2, 'x')': constraint failed (in '/nixfile/cache/nix/binary-cache-v6.sqlite')`
+	for _, tt := range []struct {
+		name, first string
+		wantOK      bool
+		wantRuns    string
+	}{
+		{name: "the race", first: race, wantOK: true, wantRuns: "12"},
+		{name: "another error", first: "error: builder for '/nix/store/x.drv' failed", wantOK: false, wantRuns: "1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newScriptEnv(t, []string{"0aaa-tool"}, []string{"0aaa-tool"}, nil)
+			e.mkfile(t, "0aaa-tool/x")
+			runs := filepath.Join(e.dir, "runs")
+			// Fails the first time with tt.first, then prints the root.
+			e.write(t, "bin/nix-build", "#!/bin/sh\nif [ -f "+runs+" ]; then echo 2 >>"+runs+"; cat "+filepath.Join(e.dir, "roots")+"; exit 0; fi\necho 1 >"+runs+"\necho \""+strings.ReplaceAll(tt.first, `"`, `\"`)+"\" >&2\nexit 1\n")
+			out, err := e.run(t, shells(t)[0], "build.sh", "0")
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("build.sh: %v, want success %t\n%s", err, tt.wantOK, out)
+			}
+			dt, _ := os.ReadFile(runs)
+			if got := strings.ReplaceAll(string(dt), "\n", ""); got != tt.wantRuns {
+				t.Errorf("nix-build ran %q, want %q", got, tt.wantRuns)
+			}
+		})
+	}
+}
+
 // Past NIXFILE_NIX_TIMEOUT the nix build is stopped, and the log says why.
 func TestBuildScriptTimeout(t *testing.T) {
 	e := newScriptEnv(t, nil, nil, map[string]string{"nix-build": "sleep 30"})
