@@ -159,3 +159,30 @@ func TestNoCacheRunsNixAgain(t *testing.T) {
 		t.Errorf("the image printed %q (%v)", o.stdout, o.err)
 	}
 }
+
+// A store of its own (NIXFILE_STORE) is filled by the build's own nix step:
+// BuildKit keys a step by what it runs, not by its cache mounts' ids, so a
+// nix step that did not name its store would come from the shared store's
+// cache and leave the build's own store empty.
+func TestStoreOfItsOwnRunsItsNixStep(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\nROOTFS none\n"})
+	shared, err := build(t, bed, dir, buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"build-arg:NIXFILE_STORE": "own-" + nonce(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step = "[nix] build hello"
+	if cached, ok := own.cached[step]; !ok || cached {
+		t.Errorf("on a store of its own, step %q: ran %t, present %t; want it run (steps: %v)", step, !cached, ok, keys(own.cached))
+	}
+	if !strings.Contains(own.log, "-hello' from") {
+		t.Errorf("the nix step on a new store fetched nothing:\n%s", own.log)
+	}
+	if own.digest != shared.digest {
+		t.Errorf("image %s on a store of its own, %s on the shared one", own.digest, shared.digest)
+	}
+}
