@@ -143,10 +143,11 @@ logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[
 # The store cache is shared by every build on the daemon with this nix
 # image. Where nix's builders can write it, a derivation of one Nixfile
 # could rewrite a path another ships: what leaves is then checked against
-# the hashes nix recorded (for 400 paths of 1 MiB, 2 s). They cannot where
-# nix runs as root with build users: builders run as those users, and the
-# store is root's. No build can turn build users off: the store cache is
-# the image's, and its nix.conf sets them (NIXCONFIG may not).
+# the hashes nix recorded (1 s for 400 paths of 1 MiB, 10 s for 2,000
+# small ones). They cannot where nix runs as root with build users:
+# builders run as those users, and the store is root's. No build can turn
+# build users off: the store cache is the image's, and its nix.conf sets
+# them (NIXCONFIG may not).
 if builders_can_write_store; then
   echo "nixfile: nix's builders can write the store: checking the closure against the hashes nix recorded" | tee -a "$out/nix.log" >&2
   # shellcheck disable=SC2046
