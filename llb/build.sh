@@ -29,10 +29,14 @@ done
 limited() {
   if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
 }
+# build_all builds every group, printing the roots.
+build_all() {
+  # $all is words of our own: -A and attribute names without blanks.
+  # shellcheck disable=SC2086
+  logged limited nix-build "$here/build.nix" --no-out-link $all
+}
 st=0
-# $all is words of our own: -A and attribute names without blanks.
-# shellcheck disable=SC2086
-roots=$(logged limited nix-build "$here/build.nix" --no-out-link $all) || st=$?
+roots=$(build_all) || st=$?
 # nix registers a binary cache in its narinfo cache (binary-cache-v6.sqlite
 # in ~/.cache/nix, shared by concurrent builds) with "insert or replace":
 # two nix processes that register one cache at the same moment can leave
@@ -42,8 +46,7 @@ roots=$(logged limited nix-build "$here/build.nix" --no-out-link $all) || st=$?
 if [ "$st" != 0 ] && grep -q "constraint failed (in '[^']*binary-cache-v[0-9]*\.sqlite')" "$out/nix.log"; then
   echo "nixfile: a concurrent build registered a binary cache in nix's narinfo cache at the same moment: building again" | tee -a "$out/nix.log" >&2
   st=0
-  # shellcheck disable=SC2086
-  roots=$(logged limited nix-build "$here/build.nix" --no-out-link $all) || st=$?
+  roots=$(build_all) || st=$?
 fi
 if [ "$st" = 124 ] || [ "$st" = 137 ]; then
   echo "error: nixfile: the nix build ran past its time limit of $NIXFILE_NIX_TIMEOUT s (build arg NIXFILE_NIX_TIMEOUT) and was stopped" | tee -a "$out/nix.log" >&2
