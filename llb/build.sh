@@ -29,6 +29,16 @@ done
 limited() {
   if [ "${NIXFILE_NIX_TIMEOUT:-0}" -gt 0 ]; then timeout -k 10 "$NIXFILE_NIX_TIMEOUT" "$@"; else "$@"; fi
 }
+# builders_can_write_store reports whether nix's builders run as a user
+# who can write the store: nix runs them as the users of build-users-group
+# only when it runs as root (`nix config show` is nix 2.20's spelling of
+# `nix show-config`).
+builders_can_write_store() {
+  if [ "$(id -u)" != 0 ]; then return 0; fi
+  group=$(nix config show build-users-group 2>/dev/null) ||
+    group=$(nix show-config 2>/dev/null | grep '^build-users-group = ' | cut -d ' ' -f 3-) || group=
+  [ -z "$group" ]
+}
 # build_all builds every group, printing the roots.
 build_all() {
   # $all is words of our own: -A and attribute names without blanks.
