@@ -303,13 +303,15 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 		// Not content-hashed: the image (by digest) already keys the step,
 		// and hashing every file of the image's /nix cost seconds on a
 		// first build (3.7 s for a 240 MB /nix here).
-		seed := seedStore(spec.Image)
+		var seed llb.State
 		if spec.ImageHasStore {
 			// The image's /nix, through a file op that changes nothing:
 			// a cache mount based on the very ref that is the step's root
 			// makes BuildKit (v0.34) fail a failed step's error with
 			// "releasing already released reference".
 			seed = spec.Image.File(llb.Mkdir("/nix/store", 0o755, llb.WithParents(true)), llb.WithCustomName("[internal] nix store from the image"))
+		} else {
+			seed = seedStore(spec.Image)
 		}
 		opts = append(opts, llb.AddMount("/nix", seed, llb.SourcePath("/nix"),
 			llb.AsPersistentCacheDir(spec.StoreCacheID, llb.CacheMountShared),
