@@ -1,11 +1,11 @@
 package nixllb
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,21 +15,47 @@ import (
 // StoreDir is the only nix store the frontend copies from.
 const StoreDir = "/nix/store"
 
-// storePathRe is a store path: 32 characters of nix's base-32 alphabet (no e,
-// o, u, t), a dash and a name of the characters nix allows, never "." or "..".
-var storePathRe = regexp.MustCompile(`^/nix/store/[0-9abcdfghijklmnpqrsvwxyz]{32}-[a-zA-Z0-9+\-._?=]+$`)
-
 // ValidateStorePath reports whether p is a top-level store path, so that a
-// copy of it can never reach outside the store.
+// copy of it can never reach outside the store: the store dir, 32
+// characters of nix's base-32 alphabet (no e, o, u, t), a dash and a name
+// of the characters nix allows that does not start with a dot (so never
+// "." or ".."). A loop over byte tables, not a regular expression: a big
+// closure's paths are all checked on every build, no-change rebuilds too.
 func ValidateStorePath(p string) error {
-	if !storePathRe.MatchString(p) {
-		return fmt.Errorf("not a nix store path: %.300q", p)
-	}
-	name := p[len(StoreDir)+1+32+1:]
-	if name == "." || name == ".." || strings.HasPrefix(name, ".") {
+	if !isStorePath(p) {
 		return fmt.Errorf("not a nix store path: %.300q", p)
 	}
 	return nil
+}
+
+// hashChars and nameChars are the bytes a store path's hash and name may hold.
+var hashChars, nameChars = byteSet("0123456789abcdfghijklmnpqrsvwxyz"),
+	byteSet("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+-._?=")
+
+func byteSet(chars string) (set [256]bool) {
+	for i := range len(chars) {
+		set[chars[i]] = true
+	}
+	return set
+}
+
+func isStorePath(p string) bool {
+	const hashLen = 32
+	rest, ok := strings.CutPrefix(p, StoreDir+"/")
+	if !ok || len(rest) < hashLen+2 || rest[hashLen] != '-' || rest[hashLen+1] == '.' {
+		return false
+	}
+	for i := range hashLen {
+		if !hashChars[rest[i]] {
+			return false
+		}
+	}
+	for i := hashLen + 1; i < len(rest); i++ {
+		if !nameChars[rest[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // StorePathName is the name part of a store path, after the hash.
@@ -71,7 +97,7 @@ type Closure struct {
 
 // ParseClosure reads the files of Stage.Meta. Every path is validated.
 func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
-	c := &Closure{Info: map[string]PathInfo{}}
+	c := &Closure{}
 	var err error
 	if c.Roots, err = pathList(MetaRoots, roots); err != nil {
 		return nil, err
@@ -85,7 +111,7 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	if len(c.Roots) == 0 || len(c.Paths) == 0 {
 		return nil, fmt.Errorf("the nix stage reported an empty closure")
 	}
-	in := map[string]bool{}
+	in := make(map[string]bool, len(c.Paths))
 	for _, p := range c.Paths {
 		in[p] = true
 	}
@@ -107,6 +133,7 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading nix path-info: %w", err)
 	}
+	c.Info = make(map[string]PathInfo, len(infos))
 	for _, pi := range infos {
 		if !in[pi.Path] {
 			continue
@@ -164,7 +191,7 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 		NarHash    string   `json:"narHash"`
 		Deriver    string   `json:"deriver"`
 	}
-	data = []byte(strings.TrimSpace(string(data)))
+	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, nil
 	}
@@ -183,6 +210,7 @@ func parsePathInfo(data []byte) ([]PathInfo, error) {
 	if err := json.Unmarshal(data, &byPath); err != nil {
 		return nil, err
 	}
+	out = make([]PathInfo, 0, len(byPath))
 	for _, p := range slices.Sorted(maps.Keys(byPath)) {
 		e := byPath[p]
 		if e == nil {

@@ -3,6 +3,7 @@ package nixllb
 import (
 	"crypto/sha256"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +106,22 @@ func TestValidateStorePath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidateStorePath holds ValidateStorePath to its specification, a
+// regular expression too slow for every path of every build.
+func FuzzValidateStorePath(f *testing.F) {
+	spec := regexp.MustCompile(`^/nix/store/[0-9abcdfghijklmnpqrsvwxyz]{32}-[a-zA-Z0-9+\-._?=]+$`)
+	const h = "0123456789abcdfghijklmnpqrsvwxyz"
+	for _, p := range []string{"", "/nix/store/" + h + "-a", "/nix/store/" + h + "-.a", "/nix/store/" + h + "-a/b", "/nix/store/" + h + "-"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		want := spec.MatchString(p) && !strings.HasPrefix(p[min(len(p), len("/nix/store/")+33):], ".")
+		if got := ValidateStorePath(p) == nil; got != want {
+			t.Errorf("ValidateStorePath(%q) accepts: %v, the specification: %v", p, got, want)
+		}
+	})
 }
 
 func TestStorePathName(t *testing.T) {
