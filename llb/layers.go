@@ -28,9 +28,10 @@ type CopyOpts struct {
 var storeTime = time.Unix(1, 0).UTC()
 
 // CopyClosure puts exactly the closure's store paths from src at their
-// paths on scratch, as layers (see LayerGroups). Owners, modes and times are
-// fixed, so a store path gives the same layer in every image and build.
-func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
+// paths on scratch, as layers (see LayerGroups), and describes each layer,
+// in order, for the image's history. Owners, modes and times are fixed, so
+// a store path gives the same layer in every image and build.
+func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) {
 	groups := LayerGroups(c, opt.MaxLayers)
 	layers := make([]llb.State, 0, len(groups))
 	summary := fmt.Sprintf("[closure] %d paths, %s", len(c.Paths), humanSize(c.Size()))
@@ -79,7 +80,7 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) llb.State {
 		}
 		layers = append(layers, layer)
 	}
-	return Combine(layers, opt.Caps, summary)
+	return Combine(layers, opt.Caps, summary), layerHistory(groups)
 }
 
 // literalPattern is a pattern of BuildKit's include patterns that matches
@@ -279,31 +280,57 @@ func popularityCounts(c *Closure) []int {
 	}
 	words := (n + 63) / 64
 	reach := make([][]uint64, len(sccs)) // paths a component's paths reach, outside it
+	// The counts are summed a word at a time, in bit slices: counter
+	// bit p of path i*64+b is bit b of planes[i*depth+p]. Walking each
+	// set bit instead costs the square of a deep closure's paths.
+	depth := bits.Len(uint(n)) + 1
+	planes := make([]uint64, words*depth)
 	count := make([]int, n)
+	var outs []int
 	for k, members := range sccs {
-		r := make([]uint64, words)
+		// The components this one refers to, those that reach the most
+		// first (a component comes after every one it reaches): one
+		// already reached adds nothing, as what reaches it reaches all it
+		// does. That skips most references of a dense closure.
+		outs = outs[:0]
 		for _, v := range members {
 			for _, w := range refs[v] {
 				if kw := comp[w]; kw != k {
-					for i, x := range reach[kw] {
-						r[i] |= x
-					}
-					for _, m := range sccs[kw] {
-						r[m/64] |= 1 << (m % 64)
-					}
+					outs = append(outs, kw)
 				}
 			}
 		}
+		slices.Sort(outs)
+		r := make([]uint64, words)
+		for j := len(outs) - 1; j >= 0; j-- {
+			kw := outs[j]
+			if m := sccs[kw][0]; r[m/64]&(1<<(m%64)) != 0 {
+				continue
+			}
+			for i, x := range reach[kw] {
+				r[i] |= x
+			}
+			for _, m := range sccs[kw] {
+				r[m/64] |= 1 << (m % 64)
+			}
+		}
 		reach[k] = r
-		for i, x := range r {
-			for x != 0 {
-				b := bits.TrailingZeros64(x)
-				count[i*64+b] += len(members)
-				x &^= 1 << b
+		for range members { // each member reaches r
+			for i, x := range r {
+				plane := planes[i*depth : (i+1)*depth]
+				for p := 0; x != 0; p++ {
+					plane[p], x = plane[p]^x, plane[p]&x
+				}
 			}
 		}
 		for _, v := range members {
 			count[v] += len(members) - 1 // the others of a cycle
+		}
+	}
+	for v := range count {
+		plane := planes[v/64*depth : (v/64+1)*depth]
+		for p, x := range plane {
+			count[v] += int(x>>(v%64)&1) << p
 		}
 	}
 	return count
@@ -369,11 +396,11 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// LayerHistory describes each layer CopyClosure makes, in order, for the
-// image's history: the store path, or the paths a shared layer holds.
-func LayerHistory(c *Closure, max int) []string {
+// layerHistory describes each group's layer: the store path, or the paths
+// a shared layer holds.
+func layerHistory(groups [][]string) []string {
 	var out []string
-	for _, g := range LayerGroups(c, max) {
+	for _, g := range groups {
 		if len(g) == 1 {
 			out = append(out, g[0])
 			continue

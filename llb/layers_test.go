@@ -517,7 +517,10 @@ func TestCopyClosure(t *testing.T) {
 		{max: 0, wantLayers: len(c.Paths), wantMerge: true},
 	} {
 		t.Run(fmt.Sprintf("max=%d,caps=%+v", tt.max, tt.caps), func(t *testing.T) {
-			st := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
+			st, history := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
+			if len(history) != tt.wantLayers {
+				t.Errorf("%d history lines, want one a layer: %d", len(history), tt.wantLayers)
+			}
 			def, err := st.Marshal(context.Background())
 			if err != nil {
 				t.Fatal(err)

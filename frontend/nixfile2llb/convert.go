@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -152,18 +153,28 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	}
 	plan := &Plan{file: f, opt: opt, resolved: r, system: system, NixImage: NixImageFor(opt.BuildArgs)}
 	plan.context = llb.Local("context", llb.SharedKeyHint("context"), llb.WithCustomName("[internal] load build context"))
+	// The context (its .dockerignore) and the nix image load at once:
+	// each is a round trip or more to the daemon.
+	var (
+		contextErr error
+		loading    sync.WaitGroup
+	)
 	if opt.Context != nil {
 		plan.context = *opt.Context
 	} else if opt.LoadContext != nil && (needsContext(r) || len(r.copies) > 0) {
-		st, err := opt.LoadContext(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if st != nil {
-			plan.context = *st
-		}
+		loading.Go(func() {
+			st, err := opt.LoadContext(ctx)
+			if st != nil {
+				plan.context = *st
+			}
+			contextErr = err
+		})
 	}
 	if len(r.groups) == 0 {
+		loading.Wait()
+		if contextErr != nil {
+			return nil, contextErr
+		}
 		return plan, nil
 	}
 	// The nix image is the one for the platform nix runs on; the store
@@ -173,14 +184,19 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	np := opt.NixPlatform()
 	nixSystem, err := nixllb.System(np)
 	if err != nil {
+		loading.Wait()
 		return nil, err
 	}
 	resolved := ResolvedImage{State: llb.Image(plan.NixImage, llb.Platform(np)), ID: plan.NixImage}
 	if opt.NixImage != nil {
 		resolved, err = opt.NixImage(ctx, plan.NixImage, np)
-		if err != nil {
-			return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
-		}
+	}
+	loading.Wait()
+	if contextErr != nil {
+		return nil, contextErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
 	}
 	img, imageID := resolved.State, resolved.ID
 	timeout := nixllb.DefaultTimeout
@@ -374,8 +390,9 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	)
 	caps := nixllb.CapsOf(p.opt.LLBCaps)
 	if closure != nil {
-		layers = append(layers, nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps}))
-		for _, h := range nixllb.LayerHistory(closure, r.maxLayers) {
+		st, descs := nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps})
+		layers = append(layers, st)
+		for _, h := range descs {
 			history = append(history, "nix: "+h)
 		}
 	}
