@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
 	"github.com/nixfile/nixfile/frontend/builder"
 )
@@ -21,7 +20,7 @@ func main() {
 		fmt.Println("nixfile-frontend", version)
 		return
 	}
-	if err := grpcclient.RunFromEnvironment(appcontext.Context(), builder.Build); err != nil {
+	if err := runFromEnvironment(appcontext.Context(), builder.Build); err != nil {
 		fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
 		os.Exit(1)
 	}
