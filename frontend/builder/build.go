@@ -40,6 +40,15 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The nix image is chosen by build args alone: it loads while the
+	// Nixfile is read, unless this is a subrequest (no nix stage runs).
+	images := newNixImages(ctx, nixImageResolver(bc, c))
+	buildPlatform := buildPlatformOf(bc)
+	if c.BuildOpts().Opts["requestid"] == "" && buildPlatform != nil {
+		if _, err := nixllb.System(*buildPlatform); err == nil {
+			go images.get(nixfile2llb.NixImageFor(bc.BuildArgs), *buildPlatform) //nolint:errcheck // the build's own call reports it
+		}
+	}
 	src, err := bc.ReadEntrypoint(ctx, "Nixfile")
 	if err != nil {
 		return nil, err
@@ -60,7 +69,6 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}
 	// The Nixfile is expanded once a platform: the checks and the build
 	// read the same expansion.
-	buildPlatform := buildPlatformOf(bc)
 	x := newExpansions(f, bc.BuildArgs, buildPlatform)
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src, x)); err != nil || ok {
 		return res, err
@@ -94,11 +102,13 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			BuildPlatform:  buildPlatform,
 			SourceMap:      src.SourceMap,
 			LoadContext:    func(context.Context) (*llb.State, error) { return loadContext() },
-			NixImage:       nixImageResolver(bc, c),
-			Epoch:          epoch,
-			NoCache:        bc.IsNoCache(""),
-			LLBCaps:        &caps,
-			Network:        bc.NetworkMode,
+			NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+				return images.get(ref, p)
+			},
+			Epoch:   epoch,
+			NoCache: bc.IsNoCache(""),
+			LLBCaps: &caps,
+			Network: bc.NetworkMode,
 		}
 		if platform != nil {
 			opt.Expanded = x.of(*platform)
@@ -258,6 +268,34 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 		}
 		return nixfile2llb.ResolvedImage{State: st, ID: ref + "@" + dgst.String(), HasStore: imageHasStore(ctx, c, bc, st)}, nil
 	}
+}
+
+// nixImages resolves each nix image once per platform for the whole
+// build: the nix stage of every target platform runs on the build
+// platform's image, and the first resolve may start before the Nixfile is
+// read. Resolves run in the build's context, not a platform's, so that one
+// platform's failure does not fail another's resolve.
+type nixImages struct {
+	ctx     context.Context
+	resolve func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error)
+	mu      sync.Mutex
+	byKey   map[string]func() (nixfile2llb.ResolvedImage, error)
+}
+
+func newNixImages(ctx context.Context, resolve func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error)) *nixImages {
+	return &nixImages{ctx: ctx, resolve: resolve, byKey: map[string]func() (nixfile2llb.ResolvedImage, error){}}
+}
+
+func (n *nixImages) get(ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+	key := ref + " " + platforms.FormatAll(p)
+	n.mu.Lock()
+	get, ok := n.byKey[key]
+	if !ok {
+		get = sync.OnceValues(func() (nixfile2llb.ResolvedImage, error) { return n.resolve(n.ctx, ref, p) })
+		n.byKey[key] = get
+	}
+	n.mu.Unlock()
+	return get()
 }
 
 // storeDB is nix's store database: an image that has it has a store that

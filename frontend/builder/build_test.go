@@ -1,10 +1,12 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,5 +185,43 @@ func TestOutlineArgs(t *testing.T) {
 				t.Errorf("outline args = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The nix image is resolved once per reference and platform however many
+// target platforms ask at once, in the build's context, not the caller's.
+func TestNixImagesResolveOnce(t *testing.T) {
+	type ctxKey struct{}
+	buildCtx := context.WithValue(context.Background(), ctxKey{}, "build")
+	var mu sync.Mutex
+	calls := map[string]int{}
+	images := newNixImages(buildCtx, func(ctx context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+		if ctx.Value(ctxKey{}) != "build" {
+			t.Errorf("resolved in another context than the build's")
+		}
+		mu.Lock()
+		calls[ref+" "+p.Architecture]++
+		mu.Unlock()
+		return nixfile2llb.ResolvedImage{ID: ref + "@" + p.Architecture}, nil
+	})
+	amd64, arm64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}, ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	var wg sync.WaitGroup
+	for range 8 {
+		for _, p := range []ocispecs.Platform{amd64, arm64} {
+			wg.Go(func() {
+				img, err := images.get("nix:1", p)
+				if err != nil || img.ID != "nix:1@"+p.Architecture {
+					t.Errorf("get(nix:1, %s) = %q, %v", p.Architecture, img.ID, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if _, err := images.get("nix:2", amd64); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"nix:1 amd64": 1, "nix:1 arm64": 1, "nix:2 amd64": 1}
+	if !maps.Equal(calls, want) {
+		t.Errorf("resolves = %v, want %v", calls, want)
 	}
 }
