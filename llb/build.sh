@@ -3,8 +3,7 @@
 # group of build.nix (beside it) its arguments name in one nix invocation
 # (the package set loads once), and reports the closure in $NIXFILE_OUT
 # (files named as the Meta* constants of stage.go say) and copies it to
-# $NIXFILE_CLOSURE/C/nix/store, C the first character of each store hash.
-# NIXFILE_NIX_TIMEOUT, if above 0, stops the
+# $NIXFILE_CLOSURE/nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
 # nix build past that many seconds.
 #
 # Only when the build fails does it look for the line to blame: it
@@ -172,21 +171,11 @@ if builders_can_write_store; then
 else
   echo "nixfile: nix builds as its build users, who cannot write the store" >&2
 fi
-# The closure goes out in shards, by the first character of each store
-# hash: C/nix/store/PATH. A layer of several paths copies from its shards
-# only (see CopyClosure): BuildKit keys a copy by checksumming its source,
-# walking every file under it, so a copy from the whole store costs the
-# whole closure, for every layer. Store paths have no blanks: one cp a
-# shard. The log says what it cost: a rebuild copies the whole closure
-# again (see the README's benchmarks).
-mkdir -p "$closure"
+# Store paths have no blanks, so one cp copies the whole closure out. The
+# log says what it cost: a rebuild copies the whole closure again (see the
+# README's benchmarks).
+mkdir -p "$closure/nix/store"
 started=$(date +%s%N)
-for c in 0 1 2 3 4 5 6 7 8 9 a b c d f g h i j k l m n p q r s v w x y z; do
-  # shellcheck disable=SC2046
-  set -- $(grep "/${c}[^/]*\$" "$out/closure" || true)
-  if [ $# -gt 0 ]; then
-    mkdir -p "$closure/$c/nix/store"
-    cp -a "$@" "$closure/$c/nix/store/"
-  fi
-done
+# shellcheck disable=SC2046
+cp -a $(cat "$out/closure") "$closure/nix/store/"
 echo "nixfile: copied the closure out of the store in $((($(date +%s%N) - started) / 1000000)) ms" >&2

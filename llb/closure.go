@@ -29,7 +29,7 @@ func ValidateStorePath(p string) error {
 }
 
 // hashChars and nameChars are the bytes a store path's hash and name may hold.
-var hashChars, nameChars = byteSet(nixBase32),
+var hashChars, nameChars = byteSet("0123456789abcdfghijklmnpqrsvwxyz"),
 	byteSet("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+-._?=")
 
 func byteSet(chars string) (set [256]bool) {

@@ -9,6 +9,9 @@ import (
 	"testing"
 )
 
+// nixBase32 is the alphabet of nix's store path hashes: no e, o, u or t.
+const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
+
 // fakeHash is a valid-looking store path hash, the same for the same name.
 func fakeHash(name string) string {
 	sum := sha256.Sum256([]byte(name))

@@ -3,6 +3,7 @@ package nixllb
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"math/bits"
 	"slices"
 	"strings"
@@ -44,27 +45,21 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 			}
 		}
 		if len(g) > 1 && !opt.Caps.NoCopyPatterns {
-			// One copy a shard of the entries the group names, rather than
+			// One copy of the store's entries the group names, rather than
 			// a copy a path: BuildKit checksums each copy's source for the
 			// cache key whenever the nix stage ran again (a package more),
 			// and a source a path made that cost grow with the square of
-			// the closure's paths (seen: 18 s for 2,000 tiny paths). The
-			// checksum walks every file under the source, which is why the
-			// source is a shard, not the whole store: buckets are shards
-			// (see bucketOf), so each file is walked by a few copies, not
-			// by every layer's.
-			for _, shard := range byShard(g) {
-				in := info()
-				in.CopyDirContentsOnly = true
-				in.IncludePatterns = make([]string, len(shard))
-				for i, p := range shard {
-					in.IncludePatterns[i] = literalPattern(p[len(StoreDir)+1:])
-				}
-				action = action.Copy(src, ShardDir(shard[0])+StoreDir+"/", StoreDir+"/", in)
+			// the closure's paths (seen: 18 s for 2,000 tiny paths).
+			in := info()
+			in.CopyDirContentsOnly = true
+			in.IncludePatterns = make([]string, len(g))
+			for i, p := range g {
+				in.IncludePatterns[i] = literalPattern(p[len(StoreDir)+1:])
 			}
+			action = action.Copy(src, StoreDir+"/", StoreDir+"/", in)
 		} else {
 			for _, p := range g {
-				action = action.Copy(src, ShardDir(p)+p, p, info())
+				action = action.Copy(src, p, p, info())
 			}
 		}
 		name := "[closure] " + StorePathName(g[0])
@@ -86,32 +81,6 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 		layers = append(layers, layer)
 	}
 	return Combine(layers, opt.Caps, summary), layerHistory(groups)
-}
-
-// ShardDir is the directory of the nix stage's closure output whose
-// nix/store holds store path p: the first character of its hash (build.sh
-// copies it there).
-func ShardDir(p string) string {
-	return "/" + p[len(StoreDir)+1:len(StoreDir)+2]
-}
-
-// byShard splits a group by ShardDir, in the order of the shards, each
-// keeping the group's order.
-func byShard(g []string) [][]string {
-	var shards [][]string
-	at := map[string]int{}
-	for _, p := range g {
-		d := ShardDir(p)
-		i, ok := at[d]
-		if !ok {
-			i = len(shards)
-			at[d] = i
-			shards = append(shards, nil)
-		}
-		shards[i] = append(shards[i], p)
-	}
-	slices.SortFunc(shards, func(a, b []string) int { return strings.Compare(ShardDir(a[0]), ShardDir(b[0])) })
-	return shards
 }
 
 // literalPattern is a pattern of BuildKit's include patterns that matches
@@ -250,35 +219,26 @@ var sizeClasses = []int64{64 << 10, soloMin}
 
 // bucketOf is the bucket of a path that has no layer of its own: its size
 // class picks a range of the buckets (all of them when there are fewer
-// buckets than classes), the first character of its store hash one bucket
-// of that range. It depends on nothing else, so it never changes for a
-// path. A bucket of a range of up to 32 buckets holds whole shards of the
-// nix stage's output (see ShardDir), so that its copy reads only those;
-// store hashes are uniform, so buckets are even.
+// buckets than classes), its store hash one bucket of that range. It
+// depends on nothing else, so it never changes for a path.
 func bucketOf(p string, size int64, buckets int) int {
-	lo, hi := 0, buckets
-	if classes := len(sizeClasses) + 1; buckets >= classes {
-		class := len(sizeClasses)
-		for i, limit := range sizeClasses {
-			if size < limit {
-				class = i
-				break
-			}
+	h := fnv.New64a()
+	h.Write([]byte(strings.TrimPrefix(p, StoreDir+"/")[:min(len(p)-len(StoreDir)-1, 32)]))
+	classes := len(sizeClasses) + 1
+	if buckets < classes {
+		return int(h.Sum64() % uint64(buckets))
+	}
+	class := len(sizeClasses)
+	for i, limit := range sizeClasses {
+		if size < limit {
+			class = i
+			break
 		}
-		// Class k owns buckets [k*buckets/classes, (k+1)*buckets/classes).
-		lo, hi = class*buckets/classes, (class+1)*buckets/classes
 	}
-	h := p[len(StoreDir)+1:]
-	k := strings.IndexByte(nixBase32, h[0])
-	if hi-lo > len(nixBase32) {
-		// More buckets than shards: the second character spreads them.
-		k = k*len(nixBase32) + strings.IndexByte(nixBase32, h[1])
-	}
-	return lo + k%(hi-lo)
+	// Class k owns buckets [k*buckets/classes, (k+1)*buckets/classes).
+	lo, hi := class*buckets/classes, (class+1)*buckets/classes
+	return lo + int(h.Sum64()%uint64(hi-lo))
 }
-
-// nixBase32 is the alphabet of nix's store path hashes: no e, o, u or t.
-const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
 
 // popularity counts, for each path, the closure paths that depend on it,
 // directly or not. It works on strongly connected components (nix closures

@@ -470,24 +470,19 @@ func TestHumanSize(t *testing.T) {
 // itself, or the store's entries its include patterns name.
 func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
 	t.Helper()
-	if len(cp.IncludePatterns) == 0 {
-		if cp.Src != ShardDir(cp.Dest)+cp.Dest {
-			t.Errorf("copy %s to %s, want the path from its shard", cp.Src, cp.Dest)
+	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
+		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
+			t.Errorf("copy %s to %s with patterns %q, want the same path", cp.Src, cp.Dest, cp.IncludePatterns)
 		}
-		return []string{cp.Dest}
+		return []string{cp.Src}
 	}
-	shard, ok := strings.CutSuffix(strings.TrimSuffix(cp.Src, "/"), StoreDir)
-	if !ok || strings.TrimSuffix(cp.Dest, "/") != StoreDir || !cp.DirCopyContents || cp.AllowWildcard {
-		t.Errorf("copy of %s to %s (contents only: %t, wildcards: %t) with patterns %q, want the named entries of a shard's store to the store",
-			cp.Src, cp.Dest, cp.DirCopyContents, cp.AllowWildcard, cp.IncludePatterns)
+	if strings.TrimSuffix(cp.Dest, "/") != StoreDir || !cp.DirCopyContents || len(cp.IncludePatterns) == 0 || cp.AllowWildcard {
+		t.Errorf("copy of the store to %s (contents only: %t, wildcards: %t) with patterns %q, want the named entries to the store",
+			cp.Dest, cp.DirCopyContents, cp.AllowWildcard, cp.IncludePatterns)
 	}
 	var out []string
 	for _, pat := range cp.IncludePatterns {
-		p := StoreDir + "/" + strings.ReplaceAll(pat, `\`, "")
-		if ShardDir(p) != shard {
-			t.Errorf("%s is copied from shard %s, not its own", p, shard)
-		}
-		out = append(out, p)
+		out = append(out, StoreDir+"/"+strings.ReplaceAll(pat, `\`, ""))
 	}
 	return out
 }

@@ -63,10 +63,9 @@ type StageGroup struct {
 
 // Stage is the nix stage as LLB.
 type Stage struct {
-	// Closure holds exactly the closure, in shards by the first character
-	// of each store hash: /C/nix/store/... (see ShardDir). It is what the
-	// image copies from. Nothing else of the stage, and nothing of its
-	// store cache, leaves it.
+	// Closure holds exactly the closure, at /nix/store/...: what the image
+	// copies from. Nothing else of the stage, and nothing of its store
+	// cache, leaves it.
 	Closure llb.State
 	// Meta holds the files the frontend reads back: see the Meta* names.
 	Meta llb.State
