@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -140,21 +141,21 @@ func TestLayerBudget(t *testing.T) {
 }
 
 // Two builds of the same Nixfile on two fresh daemon states give the same
-// image manifest digest, with SOURCE_DATE_EPOCH and without.
+// image manifest digest, with SOURCE_DATE_EPOCH and without, and with
+// store paths sharing layers (over the layer budget).
 func TestReproducibleOnFreshDaemons(t *testing.T) {
 	bed := testbed.Require(t)
-	files := map[string]string{
-		"Nixfile":  "PACKAGES greeter cacert\nUSER app\nCOPY conf/ /etc/app/\nENTRYPOINT [\"greeter\"]\n",
-		"conf/a":   "a\n",
-		"conf/b/c": "c\n",
-	}
+	const nixfile = "PACKAGES greeter cacert\nUSER app\nCOPY conf/ /etc/app/\nENTRYPOINT [\"greeter\"]\n"
 	for _, tc := range []struct {
-		name  string
-		attrs map[string]string
+		name    string
+		nixfile string
+		attrs   map[string]string
 	}{
-		{name: "without SOURCE_DATE_EPOCH"},
-		{name: "with SOURCE_DATE_EPOCH", attrs: map[string]string{"build-arg:SOURCE_DATE_EPOCH": "1700000000"}},
+		{name: "without SOURCE_DATE_EPOCH", nixfile: nixfile},
+		{name: "with SOURCE_DATE_EPOCH", nixfile: nixfile, attrs: map[string]string{"build-arg:SOURCE_DATE_EPOCH": "1700000000"}},
+		{name: "in shared layers", nixfile: "PACKAGES greeter tools.greet odd cacert tzdata\nLAYERS 2\n"},
 	} {
+		files := map[string]string{"Nixfile": tc.nixfile, "conf/a": "a\n", "conf/b/c": "c\n"}
 		t.Run(tc.name, func(t *testing.T) {
 			var digests []string
 			for i := 0; i < 2; i++ {
@@ -166,6 +167,9 @@ func TestReproducibleOnFreshDaemons(t *testing.T) {
 				digests = append(digests, img.digest)
 				if tc.attrs != nil && img.config.Created.Unix() != 1700000000 {
 					t.Errorf("created %v, want SOURCE_DATE_EPOCH", img.config.Created)
+				}
+				if strings.Contains(tc.nixfile, "LAYERS") && !slices.ContainsFunc(img.layerContents(t), func(l layerContent) bool { return len(l.paths) > 1 }) {
+					t.Errorf("no layer holds several store paths: the case tests nothing")
 				}
 			}
 			if digests[0] != digests[1] {
