@@ -211,7 +211,10 @@ func describe(w workload, cfg config) string {
 	if w.slow {
 		s += fmt.Sprintf(" + a slow package (a `.nix` file of the context that takes %s to build)", cfg.slow)
 	}
-	if y := w.synthetic; y != nil {
+	if y := w.synthetic; y != nil && y.files > 0 {
+		s = fmt.Sprintf("%d store paths, each a directory of %d files of about 90 B of random numbers, and a root that refers to them (`big.nix`, one nix build)",
+			y.paths, y.files)
+	} else if y != nil {
 		s = fmt.Sprintf("%d store paths of %s of random data each, and a root that refers to them (`big.nix`, one nix build)",
 			y.paths, humanBytes(y.size))
 	}
