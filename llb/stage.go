@@ -31,7 +31,8 @@ type StageSpec struct {
 	// another platform, under emulation: its steps' names say so.
 	Emulated bool
 	// IgnoreCache runs every step again (--no-cache): BuildKit's cache is
-	// not used; the nix store cache still is, as a Dockerfile's cache mounts.
+	// not used, and BuildKit empties the cache mounts of such steps, the
+	// store cache too, as it does a Dockerfile's (PruneCacheMounts).
 	IgnoreCache bool
 	// ImageHasStore says the image's /nix holds a nix store with its
 	// database (the official image's does): it is the store cache's base
