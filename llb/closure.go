@@ -28,8 +28,12 @@ func ValidateStorePath(p string) error {
 	return nil
 }
 
+// NixBase32 is nix's base-32 alphabet, that of store path hashes: no e, o,
+// u or t.
+const NixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
+
 // hashChars and nameChars are the bytes a store path's hash and name may hold.
-var hashChars, nameChars = byteSet("0123456789abcdfghijklmnpqrsvwxyz"),
+var hashChars, nameChars = byteSet(NixBase32),
 	byteSet("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+-._?=")
 
 func byteSet(chars string) (set [256]bool) {

@@ -9,15 +9,12 @@ import (
 	"testing"
 )
 
-// nixBase32 is the alphabet of nix's store path hashes: no e, o, u or t.
-const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
-
 // fakeHash is a valid-looking store path hash, the same for the same name.
 func fakeHash(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	var b strings.Builder
 	for _, c := range sum[:32] {
-		b.WriteByte(nixBase32[int(c)%32])
+		b.WriteByte(NixBase32[int(c)%32])
 	}
 	return b.String()
 }

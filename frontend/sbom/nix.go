@@ -5,10 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-)
 
-// nixBase32 is nix's base-32 alphabet (no e, o, u, t).
-const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
+	nixllb "github.com/nixfile/nixfile/llb"
+)
 
 // narHashHex converts a NAR hash as nix prints it to hex: the SRI form
 // "sha256-BASE64" (nix 2.4 and later), "sha256:BASE32" (older nix) or
@@ -47,7 +46,7 @@ func decodeNixBase32(s string, size int) ([]byte, error) {
 	out := make([]byte, size)
 	for n := 0; n < len(s); n++ {
 		c := s[len(s)-n-1]
-		digit := strings.IndexByte(nixBase32, c)
+		digit := strings.IndexByte(nixllb.NixBase32, c)
 		if digit < 0 {
 			return nil, fmt.Errorf("invalid character %q", c)
 		}
