@@ -159,6 +159,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		contextErr error
 		loading    sync.WaitGroup
 	)
+	defer loading.Wait() // no return leaves the load writing the plan
 	if opt.Context != nil {
 		plan.context = *opt.Context
 	} else if opt.LoadContext != nil && (needsContext(r) || len(r.copies) > 0) {
@@ -184,7 +185,6 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	np := opt.NixPlatform()
 	nixSystem, err := nixllb.System(np)
 	if err != nil {
-		loading.Wait()
 		return nil, err
 	}
 	resolved := ResolvedImage{State: llb.Image(plan.NixImage, llb.Platform(np)), ID: plan.NixImage}
