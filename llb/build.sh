@@ -2,8 +2,9 @@
 # build.sh [set] [GROUP...]: the nix stage's build step. It builds every
 # group of build.nix (beside it) its arguments name in one nix invocation
 # (the package set loads once), and reports the closure in $NIXFILE_OUT
-# (files named as the Meta* constants of stage.go say) and copies it to
-# $NIXFILE_CLOSURE/nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
+# (files named as the Meta* constants of stage.go say) and writes it to
+# $NIXFILE_CLOSURE: an archive a store path (NIXFILE_ARCHIVER), or the
+# paths themselves at nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
 # nix build past that many seconds.
 #
 # Only when the build fails does it look for the line to blame: it
@@ -171,11 +172,20 @@ if builders_can_write_store; then
 else
   echo "nixfile: nix builds as its build users, who cannot write the store" >&2
 fi
-# Store paths have no blanks, so one cp copies the whole closure out. The
-# log says what it cost: a rebuild copies the whole closure again (see the
-# README's benchmarks).
-mkdir -p "$closure/nix/store"
+# The closure leaves the store as an archive a store path (see storetar),
+# written by the frontend's own binary: a layer's copy of an archive is
+# checksummed by BuildKit as one file, not as every file of the path.
+# Without it (NIXFILE_ARCHIVER unset), the paths are copied as they are:
+# they have no blanks, so one cp copies them all. The log says what either
+# cost: a rebuild writes the whole closure out again.
 started=$(date +%s%N)
-# shellcheck disable=SC2046
-cp -a $(cat "$out/closure") "$closure/nix/store/"
-echo "nixfile: copied the closure out of the store in $((($(date +%s%N) - started) / 1000000)) ms" >&2
+if [ -n "${NIXFILE_ARCHIVER:-}" ]; then
+  "$NIXFILE_ARCHIVER" archive-closure "$closure" <"$out/closure"
+  what=archived
+else
+  mkdir -p "$closure/nix/store"
+  # shellcheck disable=SC2046
+  cp -a $(cat "$out/closure") "$closure/nix/store/"
+  what=copied
+fi
+echo "nixfile: $what the closure out of the store in $((($(date +%s%N) - started) / 1000000)) ms" >&2

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/nixfile/nixfile/internal/storetar"
 )
 
 // DefaultMaxLayers is the default layer budget for the closure: room under
@@ -22,6 +23,9 @@ type CopyOpts struct {
 	MaxLayers int
 	// Caps are the daemon's: without MergeOp the layers are stacked.
 	Caps Caps
+	// Archives says the source holds an archive a store path (see
+	// Stage.Closure), not the paths themselves.
+	Archives bool
 }
 
 // storeTime is the mtime of everything under /nix, as nix itself sets it.
@@ -44,7 +48,15 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
 			}
 		}
-		if len(g) > 1 && !opt.Caps.NoCopyPatterns {
+		if opt.Archives {
+			// An archive a path, unpacked at /: BuildKit keys each copy
+			// on the checksum of one file (see storetar).
+			for _, p := range g {
+				in := info()
+				in.AttemptUnpack = true
+				action = action.Copy(src, "/"+storetar.Name(p), "/", in)
+			}
+		} else if len(g) > 1 && !opt.Caps.NoCopyPatterns {
 			// One copy of the store's entries the group names, rather than
 			// a copy a path: BuildKit checksums each copy's source for the
 			// cache key whenever the nix stage ran again (a package more),
@@ -72,7 +84,9 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 		// Copies a path each into one layer leave /nix/store with the time
 		// the second one added to it: restamped, as on a BuildKit that
 		// stamps no parents, the layer is the one include patterns make.
-		if opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns {
+		// An archive's nix/ and nix/store/ have the store's time, and
+		// unpacking gives it to them after their contents.
+		if !opt.Archives && (opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns) {
 			// A copy of the whole tree makes /nix and /nix/store itself,
 			// and stamps them after what they hold.
 			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),

@@ -470,6 +470,13 @@ func TestHumanSize(t *testing.T) {
 // itself, or the store's entries its include patterns name.
 func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
 	t.Helper()
+	if cp.AttemptUnpackDockerCompatibility {
+		name, ok := strings.CutSuffix(strings.TrimPrefix(cp.Src, "/"), ".tar")
+		if !ok || strings.Contains(name, "/") || cp.Dest != "/" || cp.AllowWildcard || len(cp.IncludePatterns) > 0 {
+			t.Errorf("unpack of %s to %s (wildcards: %t, patterns %q), want an archive a path, at /", cp.Src, cp.Dest, cp.AllowWildcard, cp.IncludePatterns)
+		}
+		return []string{StoreDir + "/" + name}
+	}
 	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
 		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
 			t.Errorf("copy %s to %s with patterns %q, want the same path", cp.Src, cp.Dest, cp.IncludePatterns)
@@ -500,7 +507,7 @@ func TestLiteralPattern(t *testing.T) {
 }
 
 // CopyClosure makes one file op a layer, merged when there are several,
-// copying each store path to itself.
+// copying each store path to itself, or unpacking its archive at /.
 func TestCopyClosure(t *testing.T) {
 	c := graph(smallClosure...)
 	for _, tt := range []struct {
@@ -509,15 +516,20 @@ func TestCopyClosure(t *testing.T) {
 		wantLayers int
 		restamped  int // layers copied once more, whole
 		wantMerge  bool
+		archives   bool
 	}{
 		{max: 1, wantLayers: 1, wantMerge: false},
 		{max: 3, wantLayers: 3, wantMerge: true},
 		// Restamped: one more file op for the layer of several paths.
 		{max: 3, caps: Caps{NoCopyPatterns: true}, wantLayers: 3, restamped: 1, wantMerge: true},
 		{max: 0, wantLayers: len(c.Paths), wantMerge: true},
+		// Archives: an unpack a path, and their parents need no restamp.
+		{max: 3, archives: true, wantLayers: 3, wantMerge: true},
+		{max: 1, archives: true, wantLayers: 1},
+		{max: 3, archives: true, caps: Caps{NoCopyPatterns: true, RestampCopies: true}, wantLayers: 3, wantMerge: true},
 	} {
-		t.Run(fmt.Sprintf("max=%d,caps=%+v", tt.max, tt.caps), func(t *testing.T) {
-			st, history := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps})
+		t.Run(fmt.Sprintf("max=%d,caps=%+v,archives=%t", tt.max, tt.caps, tt.archives), func(t *testing.T) {
+			st, history := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps, Archives: tt.archives})
 			if len(history) != tt.wantLayers {
 				t.Errorf("%d history lines, want one a layer: %d", len(history), tt.wantLayers)
 			}
@@ -541,6 +553,9 @@ func TestCopyClosure(t *testing.T) {
 							}
 							if tt.caps.NoCopyPatterns && len(cp.IncludePatterns) > 0 {
 								t.Errorf("a copy with include patterns %q, for a BuildKit without them", cp.IncludePatterns)
+							}
+							if cp.AttemptUnpackDockerCompatibility != tt.archives {
+								t.Errorf("copy of %s unpacks: %t, want %t", cp.Src, cp.AttemptUnpackDockerCompatibility, tt.archives)
 							}
 							for _, p := range copiedPaths(t, cp) {
 								copied[p]++

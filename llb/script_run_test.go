@@ -214,6 +214,34 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 	}
 }
 
+// With an archiver, the build script hands it the closure, a path a line,
+// and the directory to write into, and copies nothing itself.
+func TestBuildScriptArchives(t *testing.T) {
+	const tool, dep = "0aaa-tool?x", "2ccc-dep.-_+="
+	for _, shell := range shells(t) {
+		t.Run(filepath.Base(shell), func(t *testing.T) {
+			e := newScriptEnv(t, []string{tool}, []string{tool, dep}, nil)
+			e.mkfile(t, tool+"/bin/tool")
+			e.mkfile(t, dep+"/lib/x")
+			got := filepath.Join(e.dir, "archiver-called")
+			e.write(t, "bin/archiver", "#!/bin/sh\n{ echo \"$*\"; cat; } >"+got+"\n")
+			e.env = append(e.env, "NIXFILE_ARCHIVER="+filepath.Join(e.dir, "bin/archiver"))
+			e.mustRun(t, shell, "build.sh", "0")
+			called, err := os.ReadFile(got)
+			if err != nil {
+				t.Fatalf("the archiver did not run: %v", err)
+			}
+			want := ArchiveCommand + " " + e.closure + "\n" + filepath.Join(e.store, tool) + "\n" + filepath.Join(e.store, dep) + "\n"
+			if string(called) != want {
+				t.Errorf("the archiver got\n%q\nwant\n%q", called, want)
+			}
+			if _, err := os.Stat(filepath.Join(e.closure, "nix")); err == nil {
+				t.Error("the script copied the store paths as well")
+			}
+		})
+	}
+}
+
 // The closure is checked against the hashes nix recorded where builders can
 // write the store: as root, only without build users (asked of nix as
 // `nix config show`, or `nix show-config` before nix 2.20).

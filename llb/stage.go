@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -54,7 +55,22 @@ type StageSpec struct {
 	Network pb.NetMode
 	// Timeout, in seconds, stops the nix build past it; 0 is no limit.
 	Timeout int
+	// Archiver, when set, writes the closure as archives (see Stage).
+	Archiver *Archiver
 }
+
+// Archiver is a binary that archives the closure: the frontend's own,
+// from its image, run with ArchiveCommand (see storetar).
+type Archiver struct {
+	// Image holds the binary; it runs on the daemon's own platform.
+	Image llb.State
+	// Path is the binary's path in Image.
+	Path string
+}
+
+// ArchiveCommand is the Archiver's first argument; then the directory to
+// write into, and the store paths on its standard input, a line each.
+const ArchiveCommand = "archive-closure"
 
 // StageGroup is a Group with how to mark its evaluation step.
 type StageGroup struct {
@@ -64,10 +80,13 @@ type StageGroup struct {
 
 // Stage is the nix stage as LLB.
 type Stage struct {
-	// Closure holds exactly the closure, at /nix/store/...: what the image
-	// copies from. Nothing else of the stage, and nothing of its store
-	// cache, leaves it.
+	// Closure holds exactly the closure: an archive a store path, named
+	// as storetar.Name says, when the spec has an Archiver, else the store
+	// paths at /nix/store/.... It is what the image copies from. Nothing
+	// else of the stage, and nothing of its store cache, leaves it.
 	Closure llb.State
+	// Archives says Closure holds archives.
+	Archives bool
 	// Meta holds the files the frontend reads back: see the Meta* names.
 	Meta llb.State
 }
@@ -126,6 +145,7 @@ const (
 	exprMount     = "/nixfile/expr"
 	metaMount     = "/nixfile/out"
 	closureMount  = "/nixfile/closure"
+	archiverMount = "/nixfile/archiver"
 )
 
 // StoreCacheID is the id of the cache mount that keeps a nix image's /nix
@@ -211,6 +231,10 @@ func NewStage(spec StageSpec) Stage {
 		llb.AddMount(exprMount, exprState, llb.Readonly),
 		llb.AddEnv("NIXFILE_CLOSURE", closureMount),
 	}, spec.nixStepOptions()...)
+	if a := spec.Archiver; a != nil {
+		opts = append(opts, llb.AddMount(archiverMount, a.Image, llb.Readonly),
+			llb.AddEnv("NIXFILE_ARCHIVER", path.Join(archiverMount, a.Path)))
+	}
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
 		for _, m := range spec.Groups[0].Opts {
 			opts = append(opts, m)
@@ -219,7 +243,7 @@ func NewStage(spec StageSpec) Stage {
 	build := spec.Image.Run(opts...)
 	build.AddMount(metaMount, llb.Scratch())
 	closure := build.AddMount(closureMount, llb.Scratch())
-	return Stage{Closure: closure, Meta: build.GetMount(metaMount)}
+	return Stage{Closure: closure, Archives: spec.Archiver != nil, Meta: build.GetMount(metaMount)}
 }
 
 // nixCacheMountOpts mount nix's caches, shared as the store is (nix keeps

@@ -3,6 +3,7 @@ package nixllb
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
@@ -44,5 +45,53 @@ func TestBuildStepKeyedByStore(t *testing.T) {
 	}
 	if d2, _ := buildStep(StoreCacheID("docker.io/nixos/nix:2.28.3@sha256:0\x00mine", "linux/amd64")); d2 == d {
 		t.Errorf("the build step is the same op on another store")
+	}
+}
+
+// With an archiver, the build step mounts its image read-only and names
+// the binary in its environment, and the stage says its closure holds
+// archives.
+func TestBuildStepMountsTheArchiver(t *testing.T) {
+	for _, archiver := range []*Archiver{nil, {Image: llb.Image("localhost:5000/nixfile:dev"), Path: "/frontend"}} {
+		stage := NewStage(StageSpec{
+			Image:    llb.Image("docker.io/nixos/nix:2.28.3"),
+			System:   "x86_64-linux",
+			Groups:   []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
+			Archiver: archiver,
+		})
+		if stage.Archives != (archiver != nil) {
+			t.Errorf("archiver %v: Archives = %t", archiver, stage.Archives)
+		}
+		def, err := stage.Closure.Marshal(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var step *pb.ExecOp
+		var archiverImage string
+		for _, dt := range def.Def {
+			var op pb.Op
+			if err := op.UnmarshalVT(dt); err != nil {
+				t.Fatal(err)
+			}
+			if e := op.GetExec(); e != nil {
+				step = e
+			}
+			if src := op.GetSource(); src != nil && strings.Contains(src.Identifier, "nixfile:dev") {
+				archiverImage = src.Identifier
+			}
+		}
+		if step == nil {
+			t.Fatal("no build step")
+		}
+		var mounted bool
+		for _, m := range step.Mounts {
+			if m.Dest == archiverMount {
+				mounted = m.Readonly && m.Input >= 0
+			}
+		}
+		hasEnv := slices.Contains(step.Meta.Env, "NIXFILE_ARCHIVER="+archiverMount+"/frontend")
+		if want := archiver != nil; mounted != want || hasEnv != want || (archiverImage != "") != want {
+			t.Errorf("archiver %v: mounted read-only %t, in the environment %t, image %q", archiver, mounted, hasEnv, archiverImage)
+		}
 	}
 }

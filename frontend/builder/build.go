@@ -43,10 +43,12 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	// The nix image is chosen by build args alone: it loads while the
 	// Nixfile is read, unless this is a subrequest (no nix stage runs).
 	images := newNixImages(ctx, nixImageResolver(bc, c))
+	archiver := sync.OnceValue(func() *nixllb.Archiver { return loadArchiver(ctx, c, bc) })
 	buildPlatform := buildPlatformOf(bc)
 	if c.BuildOpts().Opts["requestid"] == "" && buildPlatform != nil {
 		if _, err := nixllb.System(*buildPlatform); err == nil {
 			go images.get(nixfile2llb.NixImageFor(bc.BuildArgs), *buildPlatform) //nolint:errcheck // the build's own call reports it
+			go archiver()
 		}
 	}
 	src, err := bc.ReadEntrypoint(ctx, "Nixfile")
@@ -105,8 +107,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 				return images.get(ref, p)
 			},
-			Epoch:   epoch,
-			NoCache: bc.IsNoCache(""),
+			Archiver: func(context.Context) *nixllb.Archiver { return archiver() },
+			Epoch:    epoch,
+			NoCache:  bc.IsNoCache(""),
 			LLBCaps: &caps,
 			Network: bc.NetworkMode,
 		}

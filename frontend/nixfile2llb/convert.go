@@ -67,6 +67,10 @@ type ConvertOpt struct {
 	// NixImage resolves a nix image reference for a platform. nil uses
 	// llb.Image without a resolver (unit tests).
 	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (ResolvedImage, error)
+	// Archiver loads the binary that archives the closure in the nix
+	// stage (the frontend's own); nil, or a nil result, copies the store
+	// paths as they are (see nixllb.Stage).
+	Archiver func(ctx context.Context) *nixllb.Archiver
 	// Epoch is SOURCE_DATE_EPOCH, if given.
 	Epoch *time.Time
 	// NoCache runs the nix steps again rather than take them from
@@ -187,6 +191,10 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
+	var archiver *nixllb.Archiver
+	if opt.Archiver != nil {
+		loading.Go(func() { archiver = opt.Archiver(ctx) })
+	}
 	resolved := ResolvedImage{State: llb.Image(plan.NixImage, llb.Platform(np)), ID: plan.NixImage}
 	if opt.NixImage != nil {
 		resolved, err = opt.NixImage(ctx, plan.NixImage, np)
@@ -228,6 +236,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		ImageHasStore: resolved.HasStore,
 		IgnoreCache:   opt.NoCache,
 		Network:       opt.Network,
+		Archiver:      archiver,
 	}
 	plan.nixImage = &img
 	if needsContext(r) {
@@ -390,7 +399,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	)
 	caps := nixllb.CapsOf(p.opt.LLBCaps)
 	if closure != nil {
-		st, descs := nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps})
+		st, descs := nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps, Archives: p.Stage.Archives})
 		layers = append(layers, st)
 		for _, h := range descs {
 			history = append(history, "nix: "+h)

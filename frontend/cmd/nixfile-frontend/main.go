@@ -14,6 +14,15 @@ import (
 var version = "dev"
 
 func main() {
+	// The nix stage runs this binary, from the frontend's own image, to
+	// archive the closure (see storetar).
+	if len(os.Args) > 1 && os.Args[1] == archiveCommand {
+		if err := archiveClosure(os.Args[2:], os.Stdin); err != nil {
+			fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {

@@ -1,0 +1,172 @@
+// Package storetar writes nix store paths as tar archives, one a path, that
+// unpack at / to exactly the path: the nix stage's output that the image's
+// layers copy from (see nixllb.CopyClosure).
+//
+// A layer's copy of an archive is keyed by BuildKit on the checksum of one
+// file, where a copy of the path's tree is keyed on every file of it: a
+// closure of 30,000 files cost 5 s of checksums each time the nix stage ran
+// again, for a package more. The archive of a path is the same bytes
+// whenever and wherever it is written, so an unchanged path's layer stays a
+// cache hit.
+//
+// What nix's NAR format holds is all an archive holds: directories, files
+// with their permission bits, symlinks. Owners are root, and every time is
+// the store's (1 s after the epoch), as nix itself sets them. Hard links
+// are written as files: a store that nix optimised (hard links between
+// identical files) gives the same archive as one it did not. The parents
+// nix/ and nix/store/ come first, so that unpacking gives them the store's
+// time too.
+package storetar
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StoreDir is the store the archived paths are in.
+const StoreDir = "/nix/store"
+
+// storeTime is the time of everything in the store, and in the archives.
+var storeTime = time.Unix(1, 0)
+
+// Name is the file name of p's archive: its base name and ".tar".
+func Name(p string) string {
+	return filepath.Base(p) + ".tar"
+}
+
+// WriteAll writes the archive of each store path into dir, as Name says,
+// several at a time.
+func WriteAll(dir string, paths []string) error {
+	return writeAll(dir, paths, "/")
+}
+
+// writeAll is WriteAll of a store under root (tests use a directory).
+func writeAll(dir string, paths []string, root string) error {
+	work := make(chan string)
+	errs := make(chan error, len(paths))
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.NumCPU(), len(paths))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				errs <- writeFile(filepath.Join(dir, Name(p)), p, root)
+			}
+		}()
+	}
+	for _, p := range paths {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+func writeFile(name, p, root string) (err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chtimes(name, storeTime, storeTime)
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := write(w, p, root); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// Write writes the archive of store path p to w.
+func Write(w io.Writer, p string) error {
+	return write(w, p, "/")
+}
+
+// write is Write of a store under root: entries are named from root.
+func write(w io.Writer, p, root string) error {
+	if filepath.Dir(p) != filepath.Join(root, StoreDir) {
+		return fmt.Errorf("%s is not a store path", p)
+	}
+	tw := tar.NewWriter(w)
+	for _, dir := range []string{"nix/", "nix/store/"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: storeTime}); err != nil {
+			return err
+		}
+	}
+	err := filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return writeEntry(tw, file, strings.TrimPrefix(file, root), d)
+	})
+	if err != nil {
+		return fmt.Errorf("archiving %s: %w", p, err)
+	}
+	return tw.Close()
+}
+
+// writeEntry writes one file of a store path; WalkDir gives them in
+// lexical order, so an archive's order is fixed.
+func writeEntry(tw *tar.Writer, file, name string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	hdr := &tar.Header{
+		Name:    strings.TrimPrefix(name, "/"),
+		Mode:    int64(fi.Mode().Perm()),
+		ModTime: storeTime,
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = fi.Size()
+	case fi.IsDir():
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		hdr.Typeflag = tar.TypeSymlink
+		if hdr.Linkname, err = os.Readlink(file); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%s is a %s: a store path holds only files, directories and symlinks", file, fi.Mode().Type())
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if n, err := io.Copy(tw, f); err != nil {
+		return err
+	} else if n != hdr.Size {
+		return fmt.Errorf("%s changed while it was archived", file)
+	}
+	return nil
+}
