@@ -110,8 +110,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			Archiver: func(context.Context) *nixllb.Archiver { return archiver() },
 			Epoch:    epoch,
 			NoCache:  bc.IsNoCache(""),
-			LLBCaps: &caps,
-			Network: bc.NetworkMode,
+			LLBCaps:  &caps,
+			Network:  bc.NetworkMode,
 		}
 		if platform != nil {
 			opt.Expanded = x.of(*platform)

@@ -55,7 +55,9 @@ func TestWriteGivesTheStorePathAsNixHasIt(t *testing.T) {
 	for _, d := range []string{"bin", "share/doc with spaces", "share", ""} {
 		must(t, os.Chmod(filepath.Join(p, d), 0o555))
 	}
-	t.Cleanup(func() { _ = filepath.Walk(root, func(f string, fi os.FileInfo, _ error) error { return os.Chmod(f, 0o755) }) })
+	t.Cleanup(func() {
+		_ = filepath.Walk(root, func(f string, fi os.FileInfo, _ error) error { return os.Chmod(f, 0o755) })
+	})
 
 	var buf bytes.Buffer
 	must(t, write(&buf, p, root))

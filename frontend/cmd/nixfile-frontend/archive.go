@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	nixllb "github.com/nixfile/nixfile/llb"
 	"github.com/nixfile/nixfile/internal/storetar"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
 // archiveCommand is the nix stage's use of this binary (nixllb.ArchiveCommand).
