@@ -3,8 +3,8 @@
 # group of build.nix (beside it) its arguments name in one nix invocation
 # (the package set loads once), and reports the closure in $NIXFILE_OUT
 # (files named as the Meta* constants of stage.go say) and writes it to
-# $NIXFILE_CLOSURE: an archive a store path (NIXFILE_ARCHIVER), or the
-# paths themselves at nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
+# $NIXFILE_CLOSURE: an archive a layer (NIXFILE_ARCHIVER), or the paths
+# themselves at nix/store. NIXFILE_NIX_TIMEOUT, if above 0, stops the
 # nix build past that many seconds.
 #
 # Only when the build fails does it look for the line to blame: it
@@ -172,17 +172,19 @@ if builders_can_write_store; then
 else
   echo "nixfile: nix builds as its build users, who cannot write the store" >&2
 fi
-# The closure leaves the store as an archive a store path (see storetar),
-# written by the frontend's own binary: a layer's copy of an archive is
-# checksummed by BuildKit as one file, not as every file of the path.
+# The closure leaves the store as an archive a layer (see storetar),
+# written by the frontend's own binary, which groups the closure into
+# layers and lists them in "layers": a layer's copy of an archive is
+# checksummed by BuildKit as one file, not as every file of its paths.
 # Without it (NIXFILE_ARCHIVER unset), the paths are copied as they are:
 # they have no blanks, so one cp copies them all. The log says what either
 # cost: a rebuild writes the whole closure out again.
 started=$(date +%s%N)
 if [ -n "${NIXFILE_ARCHIVER:-}" ]; then
-  "$NIXFILE_ARCHIVER" archive-closure "$closure" <"$out/closure"
+  "$NIXFILE_ARCHIVER" archive-closure "$closure" "$out" "${NIXFILE_MAX_LAYERS:-0}"
   what=archived
 else
+  : >"$out/layers"
   mkdir -p "$closure/nix/store"
   # shellcheck disable=SC2046
   cp -a $(cat "$out/closure") "$closure/nix/store/"

@@ -97,6 +97,9 @@ type Closure struct {
 	// Features are files of the closure an image's root can use, by kind
 	// (Feature*), sorted.
 	Features map[string][]string
+	// Layers are the layers the nix stage archived, in order; nil when it
+	// copied the store paths as they are.
+	Layers []Layer
 }
 
 // ParseClosure reads the files of Stage.Meta. Every path is validated.
@@ -273,11 +276,14 @@ func ReadClosure(files map[string][]byte) (*Closure, error) {
 	if err := c.parseFeatures(files[MetaFeatures]); err != nil {
 		return nil, err
 	}
+	if err := c.parseLayers(files[MetaLayers]); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // MetaFiles are the files of Stage.Meta the frontend reads.
-var MetaFiles = []string{MetaRoots, MetaClosure, MetaBins, MetaPathInfo, MetaBinEntries, MetaFeatures}
+var MetaFiles = []string{MetaRoots, MetaClosure, MetaBins, MetaPathInfo, MetaBinEntries, MetaFeatures, MetaLayers}
 
 func (c *Closure) parseBinEntries(data []byte) error {
 	c.BinEntries = map[string][]string{}

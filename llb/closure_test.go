@@ -350,6 +350,31 @@ func TestReadClosure(t *testing.T) {
 	}
 }
 
+// layerLine is a line of MetaLayers.
+func layerLine(paths ...string) string {
+	return string(FormatLayers([]Layer{{Archive: archiveName(paths), Paths: paths}}))
+}
+
+// The layers the archiver lists come back in their order, each with its
+// paths in theirs.
+func TestReadClosureLayers(t *testing.T) {
+	hello, glibc, cacert := sp("hello-2.12.1"), sp("glibc-2.39"), sp("nss-cacert-3.98")
+	files := metaFiles()
+	files[MetaLayers] = []byte(layerLine(glibc) + layerLine(hello, cacert))
+	c, err := ReadClosure(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Layer{{archiveName([]string{glibc}), []string{glibc}}, {archiveName([]string{cacert, hello}), []string{hello, cacert}}}
+	if !reflect.DeepEqual(c.Layers, want) {
+		t.Errorf("Layers = %q, want %q", c.Layers, want)
+	}
+	files[MetaLayers] = nil
+	if c, err := ReadClosure(files); err != nil || c.Layers != nil {
+		t.Errorf("without an archiver: %v, %q", err, c.Layers)
+	}
+}
+
 // What a broken or hostile nix stage reports is an error that says which
 // file is wrong, never a panic and never a path outside the closure.
 func TestReadClosureHostile(t *testing.T) {
@@ -391,6 +416,12 @@ func TestReadClosureHostile(t *testing.T) {
 		{name: "feature with a CR", file: MetaFeatures, content: "zoneinfo\t" + cacert + "/x\r\n", want: "not in the closure"},
 		{name: "feature prefix of a path", file: MetaFeatures, content: "zoneinfo\t" + cacert + "x/share\n", want: "not in the closure"},
 		{name: "feature without a tab", file: MetaFeatures, content: "cacert " + cacert + "\n", want: "features list: bad line"},
+		{name: "layer of a path outside the closure", file: MetaLayers, content: layerLine(hello, glibc, cacert) + layerLine(other), want: "not in the closure"},
+		{name: "layer with a path twice", file: MetaLayers, content: layerLine(hello, glibc) + layerLine(cacert, glibc), want: "in two layers"},
+		{name: "layers without a path", file: MetaLayers, content: layerLine(hello, glibc), want: "has 2 of the closure's 3 paths"},
+		{name: "layer archive named otherwise", file: MetaLayers, content: "../../etc/passwd\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
+		{name: "layer archive of other paths", file: MetaLayers, content: archiveName([]string{hello}) + "\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
+		{name: "layer without paths", file: MetaLayers, content: archiveName(nil) + "\n" + layerLine(hello, glibc, cacert), want: "layers list: bad line"},
 		{name: "path-info not JSON", file: MetaPathInfo, content: "{", want: "reading nix path-info"},
 		{name: "path-info negative size", file: MetaPathInfo, content: `[{"path":"` + hello + `","narSize":-1}]`, want: "negative size"},
 		{name: "huge closure list", file: MetaClosure, content: strings.Repeat(hello+"\n", MaxMetaFileSize/len(hello)+1), want: "larger than 64 MiB"},

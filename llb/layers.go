@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
-	"github.com/nixfile/nixfile/internal/storetar"
 )
 
 // DefaultMaxLayers is the default layer budget for the closure: room under
@@ -23,8 +22,9 @@ type CopyOpts struct {
 	MaxLayers int
 	// Caps are the daemon's: without MergeOp the layers are stacked.
 	Caps Caps
-	// Archives says the source holds an archive a store path (see
-	// Stage.Closure), not the paths themselves.
+	// Archives says the source holds the archives of the closure's
+	// Layers (see Stage.Closure), not the paths themselves: the nix stage
+	// grouped the closure, and MaxLayers is not used.
 	Archives bool
 }
 
@@ -36,10 +36,17 @@ var storeTime = time.Unix(1, 0).UTC()
 // in order, for the image's history. Owners, modes and times are fixed, so
 // a store path gives the same layer in every image and build.
 func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) {
-	groups := LayerGroups(c, opt.MaxLayers)
+	var groups [][]string
+	if opt.Archives {
+		for _, l := range c.Layers {
+			groups = append(groups, l.Paths)
+		}
+	} else {
+		groups = LayerGroups(c, opt.MaxLayers)
+	}
 	layers := make([]llb.State, 0, len(groups))
 	summary := fmt.Sprintf("[closure] %d paths, %s", len(c.Paths), humanSize(c.Size()))
-	for _, g := range groups {
+	for i, g := range groups {
 		var action *llb.FileAction
 		info := func() *llb.CopyInfo {
 			return &llb.CopyInfo{
@@ -49,13 +56,11 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 			}
 		}
 		if opt.Archives {
-			// An archive a path, unpacked at /: BuildKit keys each copy
+			// The layer's archive, unpacked at /: BuildKit keys the copy
 			// on the checksum of one file (see storetar).
-			for _, p := range g {
-				in := info()
-				in.AttemptUnpack = true
-				action = action.Copy(src, "/"+storetar.Name(p), "/", in)
-			}
+			in := info()
+			in.AttemptUnpack = true
+			action = action.Copy(src, "/"+c.Layers[i].Archive, "/", in)
 		} else if len(g) > 1 && !opt.Caps.NoCopyPatterns {
 			// One copy of the store's entries the group names, rather than
 			// a copy a path: BuildKit checksums each copy's source for the

@@ -467,15 +467,18 @@ func TestHumanSize(t *testing.T) {
 }
 
 // copiedPaths are the store paths a copy of CopyClosure copies: one to
-// itself, or the store's entries its include patterns name.
-func copiedPaths(t *testing.T, cp *pb.FileActionCopy) []string {
+// itself, the store's entries its include patterns name, or a layer's
+// archive's.
+func copiedPaths(t *testing.T, c *Closure, cp *pb.FileActionCopy) []string {
 	t.Helper()
 	if cp.AttemptUnpackDockerCompatibility {
-		name, ok := strings.CutSuffix(strings.TrimPrefix(cp.Src, "/"), ".tar")
-		if !ok || strings.Contains(name, "/") || cp.Dest != "/" || cp.AllowWildcard || len(cp.IncludePatterns) > 0 {
-			t.Errorf("unpack of %s to %s (wildcards: %t, patterns %q), want an archive a path, at /", cp.Src, cp.Dest, cp.AllowWildcard, cp.IncludePatterns)
+		for _, l := range c.Layers {
+			if "/"+l.Archive == cp.Src && cp.Dest == "/" && !cp.AllowWildcard && len(cp.IncludePatterns) == 0 {
+				return l.Paths
+			}
 		}
-		return []string{StoreDir + "/" + name}
+		t.Errorf("unpack of %s to %s (wildcards: %t, patterns %q), want a layer's archive, at /", cp.Src, cp.Dest, cp.AllowWildcard, cp.IncludePatterns)
+		return nil
 	}
 	if strings.TrimSuffix(cp.Src, "/") != StoreDir {
 		if cp.Src != cp.Dest || len(cp.IncludePatterns) > 0 {
@@ -529,6 +532,10 @@ func TestCopyClosure(t *testing.T) {
 		{max: 3, archives: true, caps: Caps{NoCopyPatterns: true, RestampCopies: true}, wantLayers: 3, wantMerge: true},
 	} {
 		t.Run(fmt.Sprintf("max=%d,caps=%+v,archives=%t", tt.max, tt.caps, tt.archives), func(t *testing.T) {
+			c.Layers = nil
+			if tt.archives {
+				c.Layers = ArchiveLayers(c, tt.max)
+			}
 			st, history := CopyClosure(llb.Image("docker.io/nixos/nix:2.28.3"), c, CopyOpts{MaxLayers: tt.max, Caps: tt.caps, Archives: tt.archives})
 			if len(history) != tt.wantLayers {
 				t.Errorf("%d history lines, want one a layer: %d", len(history), tt.wantLayers)
@@ -557,7 +564,7 @@ func TestCopyClosure(t *testing.T) {
 							if cp.AttemptUnpackDockerCompatibility != tt.archives {
 								t.Errorf("copy of %s unpacks: %t, want %t", cp.Src, cp.AttemptUnpackDockerCompatibility, tt.archives)
 							}
-							for _, p := range copiedPaths(t, cp) {
+							for _, p := range copiedPaths(t, c, cp) {
 								copied[p]++
 							}
 						}

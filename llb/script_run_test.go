@@ -214,8 +214,10 @@ func TestBuildScriptStorePathNames(t *testing.T) {
 	}
 }
 
-// With an archiver, the build script hands it the closure, a path a line,
-// and the directory to write into, and copies nothing itself.
+// With an archiver, the build script hands it the directories to write the
+// archives and read the closure in, and the layer budget, once it has
+// listed the closure, and copies nothing itself. Without one, the layer
+// list is empty.
 func TestBuildScriptArchives(t *testing.T) {
 	const tool, dep = "0aaa-tool?x", "2ccc-dep.-_+="
 	for _, shell := range shells(t) {
@@ -224,19 +226,30 @@ func TestBuildScriptArchives(t *testing.T) {
 			e.mkfile(t, tool+"/bin/tool")
 			e.mkfile(t, dep+"/lib/x")
 			got := filepath.Join(e.dir, "archiver-called")
-			e.write(t, "bin/archiver", "#!/bin/sh\n{ echo \"$*\"; cat; } >"+got+"\n")
-			e.env = append(e.env, "NIXFILE_ARCHIVER="+filepath.Join(e.dir, "bin/archiver"))
+			e.write(t, "bin/archiver", "#!/bin/sh\n{ echo \"$*\"; cat \"$3/closure\"; } >"+got+"\necho listed >\"$3/layers\"\n")
+			e.env = append(e.env, "NIXFILE_ARCHIVER="+filepath.Join(e.dir, "bin/archiver"), "NIXFILE_MAX_LAYERS=7")
 			e.mustRun(t, shell, "build.sh", "0")
 			called, err := os.ReadFile(got)
 			if err != nil {
 				t.Fatalf("the archiver did not run: %v", err)
 			}
-			want := ArchiveCommand + " " + e.closure + "\n" + filepath.Join(e.store, tool) + "\n" + filepath.Join(e.store, dep) + "\n"
+			want := ArchiveCommand + " " + e.closure + " " + e.out + " 7\n" + filepath.Join(e.store, tool) + "\n" + filepath.Join(e.store, dep) + "\n"
 			if string(called) != want {
 				t.Errorf("the archiver got\n%q\nwant\n%q", called, want)
 			}
+			if got := e.read(t, MetaLayers); got != "listed\n" {
+				t.Errorf("layers = %q, want the archiver's", got)
+			}
 			if _, err := os.Stat(filepath.Join(e.closure, "nix")); err == nil {
 				t.Error("the script copied the store paths as well")
+			}
+
+			e = newScriptEnv(t, []string{tool}, []string{tool, dep}, nil)
+			e.mkfile(t, tool+"/bin/tool")
+			e.mkfile(t, dep+"/lib/x")
+			e.mustRun(t, shell, "build.sh", "0")
+			if got := e.read(t, MetaLayers); got != "" {
+				t.Errorf("without an archiver, layers = %q, want it empty", got)
 			}
 		})
 	}

@@ -57,6 +57,9 @@ type StageSpec struct {
 	Timeout int
 	// Archiver, when set, writes the closure as archives (see Stage).
 	Archiver *Archiver
+	// MaxLayers is the layer budget the archiver groups the closure in;
+	// 0 is DefaultMaxLayers.
+	MaxLayers int
 }
 
 // Archiver is a binary that archives the closure: the frontend's own,
@@ -69,7 +72,8 @@ type Archiver struct {
 }
 
 // ArchiveCommand is the Archiver's first argument; then the directory to
-// write into, and the store paths on its standard input, a line each.
+// write the archives into, the directory of the Meta files (it reads the
+// closure there and writes MetaLayers) and the layer budget.
 const ArchiveCommand = "archive-closure"
 
 // StageGroup is a Group with how to mark its evaluation step.
@@ -80,10 +84,10 @@ type StageGroup struct {
 
 // Stage is the nix stage as LLB.
 type Stage struct {
-	// Closure holds exactly the closure: an archive a store path, named
-	// as storetar.Name says, when the spec has an Archiver, else the store
-	// paths at /nix/store/.... It is what the image copies from. Nothing
-	// else of the stage, and nothing of its store cache, leaves it.
+	// Closure holds exactly the closure: an archive a layer, as MetaLayers
+	// lists them, when the spec has an Archiver, else the store paths at
+	// /nix/store/.... It is what the image copies from. Nothing else of the
+	// stage, and nothing of its store cache, leaves it.
 	Closure llb.State
 	// Archives says Closure holds archives.
 	Archives bool
@@ -117,6 +121,9 @@ const (
 	// derivations of that system nix would have had to build here, as
 	// "INDEX DRV" lines: each group that needs them.
 	MetaForeign = "foreign"
+	// MetaLayers lists the closure's layers as the archiver wrote them (see
+	// FormatLayers); it is empty without one.
+	MetaLayers = "layers"
 	// MetaEvaluating is what the step was evaluating when it stopped: a
 	// group's index, or EvaluatingSet. It is gone once all evaluated.
 	MetaEvaluating = "evaluating"
@@ -233,7 +240,8 @@ func NewStage(spec StageSpec) Stage {
 	}, spec.nixStepOptions()...)
 	if a := spec.Archiver; a != nil {
 		opts = append(opts, llb.AddMount(archiverMount, a.Image, llb.Readonly),
-			llb.AddEnv("NIXFILE_ARCHIVER", path.Join(archiverMount, a.Path)))
+			llb.AddEnv("NIXFILE_ARCHIVER", path.Join(archiverMount, a.Path)),
+			llb.AddEnv("NIXFILE_MAX_LAYERS", fmt.Sprint(spec.MaxLayers)))
 	}
 	if len(spec.Groups) == 1 && spec.PackageSet == nil {
 		for _, m := range spec.Groups[0].Opts {

@@ -237,6 +237,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		IgnoreCache:   opt.NoCache,
 		Network:       opt.Network,
 		Archiver:      archiver,
+		MaxLayers:     r.maxLayers,
 	}
 	plan.nixImage = &img
 	if needsContext(r) {
@@ -399,6 +400,9 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	)
 	caps := nixllb.CapsOf(p.opt.LLBCaps)
 	if closure != nil {
+		if p.Stage.Archives && len(closure.Layers) == 0 {
+			return nil, fmt.Errorf("the nix stage archived no layers of the closure")
+		}
 		st, descs := nixllb.CopyClosure(p.Stage.Closure, closure, nixllb.CopyOpts{MaxLayers: r.maxLayers, Caps: caps, Archives: p.Stage.Archives})
 		layers = append(layers, st)
 		for _, h := range descs {

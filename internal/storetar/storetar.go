@@ -1,12 +1,12 @@
-// Package storetar writes nix store paths as tar archives, one a path, that
-// unpack at / to exactly the path: the nix stage's output that the image's
-// layers copy from (see nixllb.CopyClosure).
+// Package storetar writes nix store paths as tar archives that unpack at /
+// to exactly those paths: the nix stage writes an archive a layer, which the
+// image's layer unpacks (see nixllb.CopyClosure).
 //
 // A layer's copy of an archive is keyed by BuildKit on the checksum of one
-// file, where a copy of the path's tree is keyed on every file of it: a
+// file, where a copy of the paths' trees is keyed on every file of them: a
 // closure of 30,000 files cost 5 s of checksums each time the nix stage ran
-// again, for a package more. The archive of a path is the same bytes
-// whenever and wherever it is written, so an unchanged path's layer stays a
+// again, for a package more. The archive of the same paths is the same
+// bytes whenever and wherever it is written, so an unchanged layer stays a
 // cache hit.
 //
 // What nix's NAR format holds is all an archive holds: directories, files
@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,33 +40,39 @@ const StoreDir = "/nix/store"
 // storeTime is the time of everything in the store, and in the archives.
 var storeTime = time.Unix(1, 0)
 
-// Name is the file name of p's archive: its base name and ".tar".
-func Name(p string) string {
-	return filepath.Base(p) + ".tar"
+// Archive is one archive file: the store paths it holds.
+type Archive struct {
+	// Name is the file's name in the directory WriteAll writes.
+	Name  string
+	Paths []string
 }
 
-// WriteAll writes the archive of each store path into dir, as Name says,
-// several at a time.
-func WriteAll(dir string, paths []string) error {
-	return writeAll(dir, paths, "/")
+// WriteAll writes each archive into dir, several at a time.
+func WriteAll(dir string, archives []Archive) error {
+	return writeAll(dir, archives, "/")
 }
 
 // writeAll is WriteAll of a store under root (tests use a directory).
-func writeAll(dir string, paths []string, root string) error {
-	work := make(chan string)
-	errs := make(chan error, len(paths))
+func writeAll(dir string, archives []Archive, root string) error {
+	for _, a := range archives {
+		if a.Name == "" || a.Name[0] == '.' || strings.ContainsRune(a.Name, filepath.Separator) {
+			return fmt.Errorf("%q is not an archive's name", a.Name)
+		}
+	}
+	work := make(chan Archive)
+	errs := make(chan error, len(archives))
 	var wg sync.WaitGroup
-	for range max(1, min(runtime.NumCPU(), len(paths))) {
+	for range max(1, min(runtime.NumCPU(), len(archives))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range work {
-				errs <- writeFile(filepath.Join(dir, Name(p)), p, root)
+			for a := range work {
+				errs <- writeFile(filepath.Join(dir, a.Name), root, a.Paths)
 			}
 		}()
 	}
-	for _, p := range paths {
-		work <- p
+	for _, a := range archives {
+		work <- a
 	}
 	close(work)
 	wg.Wait()
@@ -77,7 +84,7 @@ func writeAll(dir string, paths []string, root string) error {
 	return errors.Join(all...)
 }
 
-func writeFile(name, p, root string) (err error) {
+func writeFile(name, root string, paths []string) (err error) {
 	f, err := os.Create(name)
 	if err != nil {
 		return err
@@ -91,21 +98,25 @@ func writeFile(name, p, root string) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := write(w, p, root); err != nil {
+	if err := write(w, root, paths); err != nil {
 		return err
 	}
 	return w.Flush()
 }
 
-// Write writes the archive of store path p to w.
-func Write(w io.Writer, p string) error {
-	return write(w, p, "/")
+// Write writes one archive of the store paths to w, in the order of their
+// names (whatever the order given): the same paths, the same bytes.
+func Write(w io.Writer, paths ...string) error {
+	return write(w, "/", paths)
 }
 
 // write is Write of a store under root: entries are named from root.
-func write(w io.Writer, p, root string) error {
-	if filepath.Dir(p) != filepath.Join(root, StoreDir) {
-		return fmt.Errorf("%s is not a store path", p)
+func write(w io.Writer, root string, paths []string) error {
+	store := filepath.Join(root, StoreDir)
+	for _, p := range paths {
+		if filepath.Dir(p) != store {
+			return fmt.Errorf("%s is not a store path", p)
+		}
 	}
 	tw := tar.NewWriter(w)
 	for _, dir := range []string{"nix/", "nix/store/"} {
@@ -113,14 +124,16 @@ func write(w io.Writer, p, root string) error {
 			return err
 		}
 	}
-	err := filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
+	for _, p := range slices.Sorted(slices.Values(paths)) {
+		err := filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return writeEntry(tw, file, strings.TrimPrefix(file, root), d)
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("archiving %s: %w", p, err)
 		}
-		return writeEntry(tw, file, strings.TrimPrefix(file, root), d)
-	})
-	if err != nil {
-		return fmt.Errorf("archiving %s: %w", p, err)
 	}
 	return tw.Close()
 }

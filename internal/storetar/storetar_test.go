@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,7 +61,7 @@ func TestWriteGivesTheStorePathAsNixHasIt(t *testing.T) {
 	})
 
 	var buf bytes.Buffer
-	must(t, write(&buf, p, root))
+	must(t, write(&buf, root, []string{p}))
 	got := readArchive(t, buf.Bytes())
 	base := "nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-odd name+v?=1"
 	want := []entry{
@@ -92,13 +93,15 @@ func TestWriteGivesTheStorePathAsNixHasIt(t *testing.T) {
 	// moved, is the same bytes.
 	must(t, os.Chtimes(filepath.Join(p, "bin/hello"), time.Now(), time.Now()))
 	var again bytes.Buffer
-	must(t, write(&again, p, root))
+	must(t, write(&again, root, []string{p}))
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("a second archive of the same path differs")
 	}
 }
 
-func TestWriteAllWritesAnArchiveAPath(t *testing.T) {
+// WriteAll writes each archive with its paths, whatever their kind (a file,
+// a directory, a symlink), in name order: the same set, the same bytes.
+func TestWriteAllWritesEachArchive(t *testing.T) {
 	root := t.TempDir()
 	var paths []string
 	for _, name := range []string{"a-file", "b-dir", "c-link"} {
@@ -109,19 +112,40 @@ func TestWriteAllWritesAnArchiveAPath(t *testing.T) {
 	must(t, os.Mkdir(paths[1], 0o755))
 	must(t, os.Symlink(paths[0], paths[2]))
 	out := t.TempDir()
-	must(t, writeAll(out, paths, root))
-	for _, p := range paths {
-		data, err := os.ReadFile(filepath.Join(out, Name(p)))
+	must(t, writeAll(out, []Archive{
+		{Name: "one.tar", Paths: []string{paths[2], paths[0], paths[1]}},
+		{Name: "two.tar", Paths: []string{paths[1]}},
+		{Name: "three.tar", Paths: paths},
+	}, root))
+	rel := func(p string) string { return strings.TrimPrefix(p, root+"/") }
+	for name, want := range map[string][]string{
+		"one.tar": {"nix/", "nix/store/", rel(paths[0]), rel(paths[1]) + "/", rel(paths[2])},
+		"two.tar": {"nix/", "nix/store/", rel(paths[1]) + "/"},
+	} {
+		data, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := readArchive(t, data)
-		if len(got) != 3 || got[2].name != strings.TrimPrefix(p, root+"/")+map[bool]string{true: "/"}[got[2].typ == tar.TypeDir] {
-			t.Errorf("archive of %s: %+v", p, got)
+		var got []string
+		for _, e := range readArchive(t, data) {
+			got = append(got, e.name)
 		}
-		fi, err := os.Stat(filepath.Join(out, Name(p)))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s holds %q, want %q", name, got, want)
+		}
+		fi, err := os.Stat(filepath.Join(out, name))
 		if err != nil || !fi.ModTime().Equal(time.Unix(1, 0)) {
-			t.Errorf("archive of %s has time %v", p, fi.ModTime())
+			t.Errorf("%s has time %v", name, fi.ModTime())
+		}
+	}
+	one, _ := os.ReadFile(filepath.Join(out, "one.tar"))
+	three, _ := os.ReadFile(filepath.Join(out, "three.tar"))
+	if !bytes.Equal(one, three) {
+		t.Error("the same paths in another order made another archive")
+	}
+	for _, bad := range []string{"", "../x.tar", ".hidden", "a/b.tar"} {
+		if err := writeAll(out, []Archive{{Name: bad, Paths: paths[:1]}}, root); err == nil {
+			t.Errorf("an archive named %q was written", bad)
 		}
 	}
 }
@@ -133,7 +157,7 @@ func TestWriteRefusesWhatNixCannotStore(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(p, "pipe"), 0o644); err != nil {
 		t.Skip(err)
 	}
-	err := write(io.Discard, p, root)
+	err := write(io.Discard, root, []string{p})
 	if err == nil || !strings.Contains(err.Error(), "only files, directories and symlinks") {
 		t.Errorf("got %v", err)
 	}

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"strings"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/nixfile/nixfile/internal/storetar"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -13,26 +13,43 @@ import (
 // archiveCommand is the nix stage's use of this binary (nixllb.ArchiveCommand).
 const archiveCommand = nixllb.ArchiveCommand
 
-// archiveClosure writes the archive of each store path listed on in, a line
-// each, into the directory args names.
-func archiveClosure(args []string, in io.Reader) error {
-	if len(args) != 1 {
-		return fmt.Errorf("usage: %s DIR <PATHS", archiveCommand)
+// archiveClosure reads the closure the nix stage listed in META, groups it
+// into layers within the budget, writes each layer's archive into DIR and
+// lists the layers in META (nixllb.MetaLayers), last: the list is there
+// only once every archive is.
+func archiveClosure(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("usage: %s DIR META MAX-LAYERS", archiveCommand)
 	}
-	var paths []string
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		p := strings.TrimSpace(sc.Text())
-		if p == "" {
+	dir, meta := args[0], args[1]
+	max, err := strconv.Atoi(args[2])
+	if err != nil || max < 0 {
+		return fmt.Errorf("%q is not a layer budget", args[2])
+	}
+	files := map[string][]byte{}
+	for _, name := range nixllb.MetaFiles {
+		if name == nixllb.MetaLayers {
 			continue
 		}
-		if err := nixllb.ValidateStorePath(p); err != nil {
+		if files[name], err = os.ReadFile(filepath.Join(meta, name)); err != nil {
 			return err
 		}
-		paths = append(paths, p)
 	}
-	if err := sc.Err(); err != nil {
+	c, err := nixllb.ReadClosure(files)
+	if err != nil {
 		return err
 	}
-	return storetar.WriteAll(args[0], paths)
+	layers := nixllb.ArchiveLayers(c, max)
+	archives := make([]storetar.Archive, len(layers))
+	for i, l := range layers {
+		archives[i] = storetar.Archive{Name: l.Archive, Paths: l.Paths}
+	}
+	if err := storetar.WriteAll(dir, archives); err != nil {
+		return err
+	}
+	tmp := filepath.Join(meta, "."+nixllb.MetaLayers)
+	if err := os.WriteFile(tmp, nixllb.FormatLayers(layers), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(meta, nixllb.MetaLayers))
 }

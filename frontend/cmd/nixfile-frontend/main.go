@@ -17,7 +17,7 @@ func main() {
 	// The nix stage runs this binary, from the frontend's own image, to
 	// archive the closure (see storetar).
 	if len(os.Args) > 1 && os.Args[1] == archiveCommand {
-		if err := archiveClosure(os.Args[2:], os.Stdin); err != nil {
+		if err := archiveClosure(os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
 			os.Exit(1)
 		}

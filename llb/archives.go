@@ -1,0 +1,86 @@
+package nixllb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Layer is a layer of the closure as the nix stage's archiver wrote it:
+// the archive Stage.Closure holds (Archive, a file name) and its store
+// paths, the most popular first.
+type Layer struct {
+	Archive string
+	Paths   []string
+}
+
+// ArchiveLayers groups the closure into layers (LayerGroups) and names each
+// layer's archive by the set of its paths: an unchanged layer keeps its
+// name, and so its copy's cache key, wherever it moves in the image.
+func ArchiveLayers(c *Closure, max int) []Layer {
+	groups := LayerGroups(c, max)
+	layers := make([]Layer, len(groups))
+	for i, g := range groups {
+		layers[i] = Layer{Archive: archiveName(g), Paths: g}
+	}
+	return layers
+}
+
+// archivePrefix and archiveSuffix frame an archive's name: the hex of a
+// hash of its sorted paths is between them.
+const archivePrefix, archiveSuffix = "layer-", ".tar"
+
+func archiveName(paths []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(slices.Sorted(slices.Values(paths)), "\n")))
+	return archivePrefix + hex.EncodeToString(sum[:]) + archiveSuffix
+}
+
+// FormatLayers is MetaLayers' text: a line a layer, in order, of its
+// archive's name and its paths, separated by tabs (neither can hold one).
+func FormatLayers(layers []Layer) []byte {
+	var b strings.Builder
+	for _, l := range layers {
+		b.WriteString(l.Archive)
+		for _, p := range l.Paths {
+			b.WriteByte('\t')
+			b.WriteString(p)
+		}
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// parseLayers reads MetaLayers: nothing (no archiver), or every path of the
+// closure in exactly one layer, each archive named as ArchiveLayers names
+// it, so that what the layers unpack is exactly the closure.
+func (c *Closure) parseLayers(data []byte) error {
+	c.Layers = nil
+	if len(data) == 0 {
+		return nil
+	}
+	in := make(map[string]bool, len(c.Paths))
+	for _, p := range c.Paths {
+		in[p] = true
+	}
+	seen := make(map[string]bool, len(c.Paths))
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		fields := strings.Split(line, "\t")
+		name, paths := fields[0], fields[1:]
+		if len(paths) == 0 || name != archiveName(paths) {
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaLayers, line)
+		}
+		for _, p := range paths {
+			if !in[p] || seen[p] {
+				return fmt.Errorf("the nix stage's %s list: %.300q is not in the closure, or in two layers", MetaLayers, p)
+			}
+			seen[p] = true
+		}
+		c.Layers = append(c.Layers, Layer{Archive: name, Paths: paths})
+	}
+	if len(seen) != len(c.Paths) {
+		return fmt.Errorf("the nix stage's %s list has %d of the closure's %d paths", MetaLayers, len(seen), len(c.Paths))
+	}
+	return nil
+}
