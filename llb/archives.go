@@ -5,14 +5,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // Layer is a layer of the closure as the nix stage's archiver wrote it:
-// the archive Stage.Closure holds (Archive, a file name) and its store
-// paths, the most popular first.
+// the archive Stage.Closure holds (Archive, a file name), its store paths,
+// the most popular first, and the sum of their sizes as nix reports them.
 type Layer struct {
 	Archive string
+	Size    int64
 	Paths   []string
 }
 
@@ -24,6 +26,9 @@ func ArchiveLayers(c *Closure, max int) []Layer {
 	layers := make([]Layer, len(groups))
 	for i, g := range groups {
 		layers[i] = Layer{Archive: archiveName(g), Paths: g}
+		for _, p := range g {
+			layers[i].Size += c.Info[p].NarSize
+		}
 	}
 	return layers
 }
@@ -38,11 +43,14 @@ func archiveName(paths []string) string {
 }
 
 // FormatLayers is MetaLayers' text: a line a layer, in order, of its
-// archive's name and its paths, separated by tabs (neither can hold one).
+// archive's name, its size and its paths, separated by tabs (none can hold
+// one).
 func FormatLayers(layers []Layer) []byte {
 	var b strings.Builder
 	for _, l := range layers {
 		b.WriteString(l.Archive)
+		b.WriteByte('\t')
+		b.WriteString(strconv.FormatInt(l.Size, 10))
 		for _, p := range l.Paths {
 			b.WriteByte('\t')
 			b.WriteString(p)
@@ -67,8 +75,12 @@ func (c *Closure) parseLayers(data []byte) error {
 	seen := make(map[string]bool, len(c.Paths))
 	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 		fields := strings.Split(line, "\t")
-		name, paths := fields[0], fields[1:]
-		if len(paths) == 0 || name != archiveName(paths) {
+		if len(fields) < 3 {
+			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaLayers, line)
+		}
+		name, paths := fields[0], fields[2:]
+		size, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil || size < 0 || name != archiveName(paths) {
 			return fmt.Errorf("the nix stage's %s list: bad line %.300q", MetaLayers, line)
 		}
 		for _, p := range paths {
@@ -77,7 +89,7 @@ func (c *Closure) parseLayers(data []byte) error {
 			}
 			seen[p] = true
 		}
-		c.Layers = append(c.Layers, Layer{Archive: name, Paths: paths})
+		c.Layers = append(c.Layers, Layer{Archive: name, Size: size, Paths: paths})
 	}
 	if len(seen) != len(c.Paths) {
 		return fmt.Errorf("the nix stage's %s list has %d of the closure's %d paths", MetaLayers, len(seen), len(c.Paths))

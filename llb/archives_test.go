@@ -26,6 +26,13 @@ func TestArchiveLayers(t *testing.T) {
 			t.Errorf("layer %d archive %q", i, l.Archive)
 		}
 		names[l.Archive] = true
+		var size int64
+		for _, p := range l.Paths {
+			size += c.Info[p].NarSize
+		}
+		if l.Size != size {
+			t.Errorf("layer %d: size %d, want its paths' %d", i, l.Size, size)
+		}
 		reversed := slices.Clone(l.Paths)
 		slices.Reverse(reversed)
 		if archiveName(reversed) != l.Archive {

@@ -161,9 +161,16 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	return c, nil
 }
 
-// Size is the closure's size in bytes as nix reports it (0 when unknown).
+// Size is the closure's size in bytes as nix reports it (0 when unknown):
+// its layers' when the nix stage archived it (Info may not have been read).
 func (c *Closure) Size() int64 {
 	var n int64
+	if len(c.Layers) > 0 {
+		for _, l := range c.Layers {
+			n += l.Size
+		}
+		return n
+	}
 	for _, pi := range c.Info {
 		n += pi.NarSize
 	}

@@ -350,9 +350,9 @@ func TestReadClosure(t *testing.T) {
 	}
 }
 
-// layerLine is a line of MetaLayers.
+// layerLine is a line of MetaLayers, of 100 bytes a path.
 func layerLine(paths ...string) string {
-	return string(FormatLayers([]Layer{{Archive: archiveName(paths), Paths: paths}}))
+	return string(FormatLayers([]Layer{{Archive: archiveName(paths), Size: 100 * int64(len(paths)), Paths: paths}}))
 }
 
 // The layers the archiver lists come back in their order, each with its
@@ -365,13 +365,17 @@ func TestReadClosureLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Layer{{archiveName([]string{glibc}), []string{glibc}}, {archiveName([]string{cacert, hello}), []string{hello, cacert}}}
+	want := []Layer{{archiveName([]string{glibc}), 100, []string{glibc}}, {archiveName([]string{cacert, hello}), 200, []string{hello, cacert}}}
 	if !reflect.DeepEqual(c.Layers, want) {
-		t.Errorf("Layers = %q, want %q", c.Layers, want)
+		t.Errorf("Layers = %v, want %v", c.Layers, want)
+	}
+	// Its size is its layers', path-info or not.
+	if c.Size() != 300 {
+		t.Errorf("Size() = %d, want the layers' 300", c.Size())
 	}
 	files[MetaLayers] = nil
 	if c, err := ReadClosure(files); err != nil || c.Layers != nil {
-		t.Errorf("without an archiver: %v, %q", err, c.Layers)
+		t.Errorf("without an archiver: %v, %v", err, c.Layers)
 	}
 }
 
@@ -419,9 +423,11 @@ func TestReadClosureHostile(t *testing.T) {
 		{name: "layer of a path outside the closure", file: MetaLayers, content: layerLine(hello, glibc, cacert) + layerLine(other), want: "not in the closure"},
 		{name: "layer with a path twice", file: MetaLayers, content: layerLine(hello, glibc) + layerLine(cacert, glibc), want: "in two layers"},
 		{name: "layers without a path", file: MetaLayers, content: layerLine(hello, glibc), want: "has 2 of the closure's 3 paths"},
-		{name: "layer archive named otherwise", file: MetaLayers, content: "../../etc/passwd\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
-		{name: "layer archive of other paths", file: MetaLayers, content: archiveName([]string{hello}) + "\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
-		{name: "layer without paths", file: MetaLayers, content: archiveName(nil) + "\n" + layerLine(hello, glibc, cacert), want: "layers list: bad line"},
+		{name: "layer archive named otherwise", file: MetaLayers, content: "../../etc/passwd\t0\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
+		{name: "layer archive of other paths", file: MetaLayers, content: archiveName([]string{hello}) + "\t0\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
+		{name: "layer without paths", file: MetaLayers, content: archiveName(nil) + "\t0\n" + layerLine(hello, glibc, cacert), want: "layers list: bad line"},
+		{name: "layer without a size", file: MetaLayers, content: archiveName([]string{hello, glibc, cacert}) + "\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
+		{name: "layer of a negative size", file: MetaLayers, content: archiveName([]string{hello, glibc, cacert}) + "\t-1\t" + hello + "\t" + glibc + "\t" + cacert + "\n", want: "layers list: bad line"},
 		{name: "path-info not JSON", file: MetaPathInfo, content: "{", want: "reading nix path-info"},
 		{name: "path-info negative size", file: MetaPathInfo, content: `[{"path":"` + hello + `","narSize":-1}]`, want: "negative size"},
 		{name: "huge closure list", file: MetaClosure, content: strings.Repeat(hello+"\n", MaxMetaFileSize/len(hello)+1), want: "larger than 64 MiB"},

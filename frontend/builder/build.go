@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -122,7 +123,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 		var closure *nixllb.Closure
 		if plan.Stage != nil {
-			if plan, closure, err = runStage(ctx, c, bc, f, opt, plan, src.SourceMap); err != nil {
+			if plan, closure, err = runStage(ctx, c, bc, f, opt, plan, src.SourceMap, sboms != nil); err != nil {
 				return nil, err
 			}
 		}
@@ -168,12 +169,13 @@ func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.Sta
 }
 
 // runStage runs the plan's nix stage and returns the closure, and the plan
-// that made it. nix runs on the build platform; when it would have to build
+// that made it; its Info only when forSBOM or when the frontend groups the
+// layers itself (see readClosure). nix runs on the build platform; when it would have to build
 // derivations of a foreign target system that no binary cache has, the
 // stage runs again on the target platform's nix image if the daemon can
 // run that platform (under emulation), else the build fails naming them.
-func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixfile.File, opt nixfile2llb.ConvertOpt, plan *nixfile2llb.Plan, sm *llb.SourceMap) (*nixfile2llb.Plan, *nixllb.Closure, error) {
-	closure, err := readClosure(ctx, c, bc, plan.Stage.Meta)
+func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixfile.File, opt nixfile2llb.ConvertOpt, plan *nixfile2llb.Plan, sm *llb.SourceMap, forSBOM bool) (*nixfile2llb.Plan, *nixllb.Closure, error) {
+	closure, err := readClosure(ctx, c, bc, plan.Stage, forSBOM)
 	if err == nil {
 		return plan, closure, nil
 	}
@@ -189,7 +191,7 @@ func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixf
 	if err != nil {
 		return nil, nil, err
 	}
-	if closure, err = readClosure(ctx, c, bc, emulated.Stage.Meta); err != nil {
+	if closure, err = readClosure(ctx, c, bc, emulated.Stage, forSBOM); err != nil {
 		return nil, nil, withNixMessage(err, readFailedStage(ctx, c, bc, err, emulated), emulated, sm)
 	}
 	return emulated, closure, nil
@@ -209,13 +211,21 @@ func workerRuns(workers []client.WorkerInfo, p ocispecs.Platform) bool {
 	return false
 }
 
-// readClosure runs the nix stage and reads back what it reported.
-func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, meta llb.State) (*nixllb.Closure, error) {
-	ref, err := solve(ctx, c, bc, meta, true)
+// readClosure runs the nix stage and reads back what it reported. nix's
+// path-info (sizes, references, hashes) is read only when something needs
+// it: the SBOM, or the grouping into layers when the stage did not archive
+// them. It is the largest file by far (730 KB for 2,000 paths), which a
+// no-change rebuild would read and parse for nothing.
+func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, stage *nixllb.Stage, pathInfo bool) (*nixllb.Closure, error) {
+	ref, err := solve(ctx, c, bc, stage.Meta, true)
 	if err != nil {
 		return nil, err
 	}
-	files, err := readFiles(ctx, ref, "the nix stage", nixllb.MetaFiles...)
+	names := nixllb.MetaFiles
+	if stage.Archives && !pathInfo {
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == nixllb.MetaPathInfo })
+	}
+	files, err := readFiles(ctx, ref, "the nix stage", names...)
 	if err != nil {
 		return nil, err
 	}
