@@ -42,7 +42,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		return nil, err
 	}
 	// The nix image is chosen by build args alone: it loads while the
-	// Nixfile is read, unless this is a subrequest (no nix stage runs).
+	// Nixfile is read, with the archiver, unless this is a subrequest (no
+	// nix stage runs). Not the context: a client that sends none (a
+	// Nixfile that reads none needs none) would see its load fail.
 	images := newNixImages(ctx, nixImageResolver(bc, c))
 	archiver := sync.OnceValue(func() *nixllb.Archiver { return loadArchiver(ctx, c, bc) })
 	buildPlatform := buildPlatformOf(bc)
