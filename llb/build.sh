@@ -109,9 +109,10 @@ if [ "$st" != 0 ]; then
   exit 1
 fi
 if [ -z "$roots" ]; then
-  # Nothing to copy: the frontend reports the empty closure at its lines.
-  : >"$out/roots"
-  : >"$out/closure"
+  # Nothing to copy: every list is empty, and the frontend reports the
+  # empty closure at its lines.
+  for f in roots closure bins bin-entries features layers; do : >"$out/$f"; done
+  echo '[]' >"$out/path-info.json"
   mkdir -p "$closure/nix/store"
   exit 0
 fi

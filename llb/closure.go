@@ -3,6 +3,7 @@ package nixllb
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -102,6 +103,10 @@ type Closure struct {
 	Layers []Layer
 }
 
+// ErrEmptyClosure is ParseClosure's error for a build that gave no store
+// paths (a .nix file that evaluates to an empty list).
+var ErrEmptyClosure = errors.New("the nix stage reported an empty closure")
+
 // ParseClosure reads the files of Stage.Meta. Every path is validated.
 func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	c := &Closure{}
@@ -116,7 +121,7 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 		return nil, err
 	}
 	if len(c.Roots) == 0 || len(c.Paths) == 0 {
-		return nil, fmt.Errorf("the nix stage reported an empty closure")
+		return nil, ErrEmptyClosure
 	}
 	in := make(map[string]bool, len(c.Paths))
 	for _, p := range c.Paths {

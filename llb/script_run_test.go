@@ -1,6 +1,7 @@
 package nixllb
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,10 +295,17 @@ func TestBuildScriptNoOutputs(t *testing.T) {
 		t.Run(filepath.Base(shell), func(t *testing.T) {
 			e := newScriptEnv(t, nil, nil, nil)
 			e.mustRun(t, shell, "build.sh", "0")
-			for _, name := range []string{MetaRoots, MetaClosure} {
-				if got := e.read(t, name); got != "" {
+			// Every file the frontend reads is there, for it to see the
+			// empty closure rather than a file missing.
+			files := map[string][]byte{}
+			for _, name := range MetaFiles {
+				files[name] = []byte(e.read(t, name))
+				if got := string(files[name]); got != "" && name != MetaPathInfo {
 					t.Errorf("%s = %q, want empty", name, got)
 				}
+			}
+			if _, err := ReadClosure(files); !errors.Is(err, ErrEmptyClosure) {
+				t.Errorf("ReadClosure: %v, want the empty closure", err)
 			}
 			if _, err := os.Stat(filepath.Join(e.closure, "nix", "store")); err != nil {
 				t.Errorf("the closure mount has no nix/store: %v", err)

@@ -181,6 +181,9 @@ func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixf
 	if err == nil {
 		return plan, closure, nil
 	}
+	if errors.Is(err, nixllb.ErrEmptyClosure) {
+		return nil, nil, withSource(errors.New("nothing to put in the image: these lines build no store paths"), sm, plan.GroupLines(nil)...)
+	}
 	failed := readFailedStage(ctx, c, bc, err, plan)
 	if drvs, _ := failed.foreignDerivations(); len(drvs) == 0 {
 		return nil, nil, withNixMessage(err, failed, plan, sm)

@@ -53,6 +53,16 @@ func TestBadNixfilesPointAtTheLine(t *testing.T) {
 			message: []string{"CMD", "invalid JSON"},
 		},
 		{
+			// A .nix file of no derivations: nix builds nothing, and the
+			// frontend says so at the line rather than fail reading files
+			// the step did not write.
+			name:    "a BUILD of nothing",
+			nixfile: "ENV A=1\nBUILD empty.nix\n",
+			files:   map[string]string{"empty.nix": "[ ]\n"},
+			line:    2,
+			message: []string{"nothing to put in the image: these lines build no store paths"},
+		},
+		{
 			name:    "unknown attribute",
 			nixfile: "# a comment\nPACKAGES hello\nPACKAGES helo\n",
 			line:    3,
