@@ -119,6 +119,14 @@ fi
 # Each root once: two lines may name the same package.
 printf '%s\n' "$roots" | sort -u >"$out/roots"
 roots=$(cat "$out/roots")
+# nix's path-info and whether its builders can write the store are asked
+# beside the listing below: each is a nix process, which takes 0.05-0.1 s
+# to start.
+# shellcheck disable=SC2086
+{ nix path-info --json --recursive $roots >"$out/.path-info.json" 2>"$out/.path-info.log" || echo '[]' >"$out/.path-info.json"; } &
+info_job=$!
+{ if builders_can_write_store; then echo yes; else echo no; fi; } >"$out/.builders-write" 2>/dev/null &
+builders_job=$!
 # The lists of store paths are split on purpose (set -f: no globbing).
 # shellcheck disable=SC2086
 logged nix-store --query --requisites $roots >"$out/.closure"
@@ -153,8 +161,12 @@ if ! grep -q '^cacert' "$out/features"; then
     fi
   done
 fi
-# shellcheck disable=SC2086
-logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[]' >"$out/path-info.json"
+wait "$info_job"
+tee -a "$out/nix.log" <"$out/.path-info.log" >&2
+mv "$out/.path-info.json" "$out/path-info.json"
+wait "$builders_job"
+builders_write=$(cat "$out/.builders-write")
+rm -f "$out/.path-info.log" "$out/.builders-write"
 # The store cache is shared by every build on the daemon with this nix
 # image. Where nix's builders can write it, a derivation of one Nixfile
 # could rewrite a path another ships: what leaves is then checked against
@@ -163,7 +175,7 @@ logged nix path-info --json --recursive $roots >"$out/path-info.json" || echo '[
 # builders run as those users, and the store is root's. No build can turn
 # build users off: the store cache is the image's, and its nix.conf sets
 # them (NIXCONFIG may not).
-if builders_can_write_store; then
+if [ "$builders_write" = yes ]; then
   echo "nixfile: nix's builders can write the store: checking the closure against the hashes nix recorded" | tee -a "$out/nix.log" >&2
   # shellcheck disable=SC2046
   if ! logged nix-store --verify-path $(cat "$out/closure"); then

@@ -53,8 +53,9 @@ logged() {
   rm -f "$out/.fifo"
   mkfifo "$out/.fifo"
   tee -a "$out/nix.log" <"$out/.fifo" >&2 &
+  logged_tee=$!
   if "$@" 2>"$out/.fifo"; then logged_st=0; else logged_st=$?; fi
-  wait
+  wait "$logged_tee" # its own tee: the scripts may have other jobs running
   rm -f "$out/.fifo"
   return $logged_st
 }
