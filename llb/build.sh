@@ -194,13 +194,14 @@ fi
 # cost: a rebuild writes the whole closure out again.
 started=$(date +%s%N)
 if [ -n "${NIXFILE_ARCHIVER:-}" ]; then
-  "$NIXFILE_ARCHIVER" archive-closure "$closure" "$out" "${NIXFILE_MAX_LAYERS:-0}"
+  # Its errors (a full disk) go to nix.log, for the frontend's message.
+  logged "$NIXFILE_ARCHIVER" archive-closure "$closure" "$out" "${NIXFILE_MAX_LAYERS:-0}"
   what=archived
 else
   : >"$out/layers"
   mkdir -p "$closure/nix/store"
   # shellcheck disable=SC2046
-  cp -a $(cat "$out/closure") "$closure/nix/store/"
+  logged cp -a $(cat "$out/closure") "$closure/nix/store/"
   what=copied
 fi
 echo "nixfile: $what the closure out of the store in $((($(date +%s%N) - started) / 1000000)) ms" >&2

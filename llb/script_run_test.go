@@ -252,6 +252,19 @@ func TestBuildScriptArchives(t *testing.T) {
 			if got := e.read(t, MetaLayers); got != "" {
 				t.Errorf("without an archiver, layers = %q, want it empty", got)
 			}
+
+			// An archiver that fails fails the step, and its message is in
+			// nix.log, which the frontend's error quotes.
+			e = newScriptEnv(t, []string{tool}, []string{tool, dep}, nil)
+			e.mkfile(t, tool+"/bin/tool")
+			e.write(t, "bin/archiver", "#!/bin/sh\necho 'nixfile: write layer-x.tar: no space left on device' >&2\nexit 1\n")
+			e.env = append(e.env, "NIXFILE_ARCHIVER="+filepath.Join(e.dir, "bin/archiver"))
+			if out, err := e.run(t, shell, "build.sh", "0"); err == nil {
+				t.Errorf("the step succeeded with a failing archiver:\n%s", out)
+			}
+			if log := e.read(t, MetaLog); !strings.Contains(log, "no space left on device") {
+				t.Errorf("nix.log = %q, want the archiver's error", log)
+			}
 		})
 	}
 }
