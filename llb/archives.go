@@ -61,16 +61,13 @@ func FormatLayers(layers []Layer) []byte {
 }
 
 // parseLayers reads MetaLayers: nothing (no archiver), or every path of the
-// closure in exactly one layer, each archive named as ArchiveLayers names
-// it, so that what the layers unpack is exactly the closure.
-func (c *Closure) parseLayers(data []byte) error {
+// closure (in, as a set) in exactly one layer, each archive named as
+// ArchiveLayers names it, so that what the layers unpack is exactly the
+// closure.
+func (c *Closure) parseLayers(data []byte, in map[string]bool) error {
 	c.Layers = nil
 	if len(data) == 0 {
 		return nil
-	}
-	in := make(map[string]bool, len(c.Paths))
-	for _, p := range c.Paths {
-		in[p] = true
 	}
 	seen := make(map[string]bool, len(c.Paths))
 	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {

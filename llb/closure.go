@@ -123,10 +123,7 @@ func ParseClosure(roots, closure, bins, pathInfo []byte) (*Closure, error) {
 	if len(c.Roots) == 0 || len(c.Paths) == 0 {
 		return nil, ErrEmptyClosure
 	}
-	in := make(map[string]bool, len(c.Paths))
-	for _, p := range c.Paths {
-		in[p] = true
-	}
+	in := pathSet(c.Paths)
 	isRoot := map[string]bool{}
 	for _, r := range c.Roots {
 		if !in[r] {
@@ -285,10 +282,11 @@ func ReadClosure(files map[string][]byte) (*Closure, error) {
 	if err := c.parseBinEntries(files[MetaBinEntries]); err != nil {
 		return nil, err
 	}
-	if err := c.parseFeatures(files[MetaFeatures]); err != nil {
+	in := pathSet(c.Paths)
+	if err := c.parseFeatures(files[MetaFeatures], in); err != nil {
 		return nil, err
 	}
-	if err := c.parseLayers(files[MetaLayers]); err != nil {
+	if err := c.parseLayers(files[MetaLayers], in); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -323,12 +321,18 @@ func (c *Closure) parseBinEntries(data []byte) error {
 	return nil
 }
 
-func (c *Closure) parseFeatures(data []byte) error {
-	c.Features = map[string][]string{}
-	in := map[string]bool{}
-	for _, p := range c.Paths {
+// pathSet is the set of paths, for the checks that a reported path is one.
+func pathSet(paths []string) map[string]bool {
+	in := make(map[string]bool, len(paths))
+	for _, p := range paths {
 		in[p] = true
 	}
+	return in
+}
+
+// parseFeatures reads MetaFeatures; in is the set of the closure's paths.
+func (c *Closure) parseFeatures(data []byte, in map[string]bool) error {
+	c.Features = map[string][]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if line == "" {
 			continue
