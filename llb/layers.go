@@ -28,8 +28,9 @@ type CopyOpts struct {
 	Archives bool
 }
 
-// storeTime is the mtime of everything under /nix, as nix itself sets it.
-var storeTime = time.Unix(1, 0).UTC()
+// StoreTime is the mtime of everything under /nix, as nix itself sets it:
+// of the closure's layers, and of the archives they unpack (storetar).
+var StoreTime = time.Unix(1, 0).UTC()
 
 // CopyClosure puts exactly the closure's store paths from src at their
 // paths on scratch, as layers (see LayerGroups), and describes each layer,
@@ -51,7 +52,7 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 		info := func() *llb.CopyInfo {
 			return &llb.CopyInfo{
 				CreateDestPath: true,
-				CreatedTime:    &storeTime,
+				CreatedTime:    &StoreTime,
 				ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}},
 			}
 		}
@@ -94,7 +95,7 @@ func CopyClosure(src llb.State, c *Closure, opt CopyOpts) (llb.State, []string) 
 		if !opt.Archives && (opt.Caps.RestampCopies || len(g) > 1 && opt.Caps.NoCopyPatterns) {
 			// A copy of the whole tree makes /nix and /nix/store itself,
 			// and stamps them after what they hold.
-			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &storeTime}),
+			layer = llb.Scratch().File(llb.Copy(layer, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &StoreTime}),
 				llb.WithCustomName(name+" (restamped)"))
 		}
 		layers = append(layers, layer)

@@ -31,14 +31,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
+
+	nixllb "github.com/nixfile/nixfile/llb"
 )
-
-// StoreDir is the store the archived paths are in.
-const StoreDir = "/nix/store"
-
-// storeTime is the time of everything in the store, and in the archives.
-var storeTime = time.Unix(1, 0)
 
 // Archive is one archive file: the store paths it holds.
 type Archive struct {
@@ -94,7 +89,7 @@ func writeFile(name, root string, paths []string) (err error) {
 			err = cerr
 		}
 		if err == nil {
-			err = os.Chtimes(name, storeTime, storeTime)
+			err = os.Chtimes(name, nixllb.StoreTime, nixllb.StoreTime)
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
@@ -112,7 +107,7 @@ func Write(w io.Writer, paths ...string) error {
 
 // write is Write of a store under root: entries are named from root.
 func write(w io.Writer, root string, paths []string) error {
-	store := filepath.Join(root, StoreDir)
+	store := filepath.Join(root, nixllb.StoreDir)
 	for _, p := range paths {
 		if filepath.Dir(p) != store {
 			return fmt.Errorf("%s is not a store path", p)
@@ -120,7 +115,7 @@ func write(w io.Writer, root string, paths []string) error {
 	}
 	tw := tar.NewWriter(w)
 	for _, dir := range []string{"nix/", "nix/store/"} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: storeTime}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: nixllb.StoreTime}); err != nil {
 			return err
 		}
 	}
@@ -148,7 +143,7 @@ func writeEntry(tw *tar.Writer, file, name string, d fs.DirEntry) error {
 	hdr := &tar.Header{
 		Name:    strings.TrimPrefix(name, "/"),
 		Mode:    int64(fi.Mode().Perm()),
-		ModTime: storeTime,
+		ModTime: nixllb.StoreTime,
 	}
 	switch {
 	case fi.Mode().IsRegular():
