@@ -1,6 +1,7 @@
 package nixllb
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -58,6 +59,25 @@ func FormatLayers(layers []Layer) []byte {
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
+}
+
+// layerPaths is the closure as the archived layers list it, one path a
+// line: the archiver groups the whole closure, so a frontend that needs no
+// path-info (no SBOM) reads the paths once, in the layers, and not again
+// in MetaClosure. parseLayers then checks each path in exactly one layer.
+func layerPaths(layers []byte) []byte {
+	var b bytes.Buffer
+	for line := range bytes.Lines(layers) {
+		fields := bytes.Split(bytes.TrimSuffix(line, []byte("\n")), []byte("\t"))
+		if len(fields) < 3 {
+			continue // parseLayers says what is wrong with it
+		}
+		for _, p := range fields[2:] {
+			b.Write(p)
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
 }
 
 // parseLayers reads MetaLayers: nothing (no archiver), or every path of the

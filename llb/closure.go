@@ -268,14 +268,19 @@ const (
 // bound on what a broken or hostile nix stage makes the frontend read.
 const MaxMetaFileSize = 64 << 20
 
-// ReadClosure reads every file of Stage.Meta, by name.
+// ReadClosure reads the files of Stage.Meta, by name. Without MetaClosure
+// the closure is the paths of the archived layers (see layerPaths).
 func ReadClosure(files map[string][]byte) (*Closure, error) {
 	for _, name := range MetaFiles {
 		if n := len(files[name]); n > MaxMetaFileSize {
 			return nil, fmt.Errorf("the nix stage's %s is larger than %d MiB", name, MaxMetaFileSize>>20)
 		}
 	}
-	c, err := ParseClosure(files[MetaRoots], files[MetaClosure], files[MetaBins], files[MetaPathInfo])
+	closure, listed := files[MetaClosure]
+	if !listed {
+		closure = layerPaths(files[MetaLayers])
+	}
+	c, err := ParseClosure(files[MetaRoots], closure, files[MetaBins], files[MetaPathInfo])
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package nixllb
 
 import (
 	"crypto/sha256"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -372,6 +373,29 @@ func TestReadClosureLayers(t *testing.T) {
 	// Its size is its layers', path-info or not.
 	if c.Size() != 300 {
 		t.Errorf("Size() = %d, want the layers' 300", c.Size())
+	}
+	// A frontend that needs no path-info reads the paths in the layers
+	// only: the same closure, checked as much.
+	noList := maps.Clone(files)
+	delete(noList, MetaClosure)
+	delete(noList, MetaPathInfo)
+	c2, err := ReadClosure(noList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c2.Paths, c.Paths) || !reflect.DeepEqual(c2.Layers, c.Layers) || !reflect.DeepEqual(c2.Roots, c.Roots) {
+		t.Errorf("without the closure list: paths %v, layers %v; want %v, %v", c2.Paths, c2.Layers, c.Paths, c.Layers)
+	}
+	for _, bad := range []struct{ layers, want string }{
+		{layerLine(glibc) + layerLine(hello, glibc, cacert), "in two layers"},
+		{layerLine(glibc, cacert), "outside its closure"}, // the root hello is in no layer
+		{layerLine(glibc) + layerLine(hello, cacert) + "x\t1\t" + glibc + "\n", "bad line"},
+		{"", "empty closure"},
+	} {
+		noList[MetaLayers] = []byte(bad.layers)
+		if _, err := ReadClosure(noList); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("layers %q without the closure list: %v, want %q", bad.layers, err, bad.want)
+		}
 	}
 	files[MetaLayers] = nil
 	if c, err := ReadClosure(files); err != nil || c.Layers != nil {

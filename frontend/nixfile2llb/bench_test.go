@@ -47,7 +47,7 @@ func metaFiles(b *testing.B, n int) map[string][]byte {
 // no-change rebuild pays it every time.
 //
 // "archived" is what it reads when the nix stage archived the layers: the
-// layer list, and no path-info.
+// layer list, and neither path-info nor the closure list.
 func BenchmarkAssembleBigClosure(b *testing.B) {
 	for _, n := range []int{2000, 5000} {
 		for _, archived := range []bool{false, true} {
@@ -68,6 +68,7 @@ func benchmarkAssemble(b *testing.B, n int, archived bool) {
 		}
 		files[nixllb.MetaLayers] = nixllb.FormatLayers(nixllb.ArchiveLayers(c, 0))
 		delete(files, nixllb.MetaPathInfo)
+		delete(files, nixllb.MetaClosure)
 		opt.Archiver = func(context.Context) *nixllb.Archiver {
 			return &nixllb.Archiver{Image: llb.Image("localhost:5000/nixfile:dev"), Path: "/frontend"}
 		}
