@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/moby/buildkit/util/appcontext"
 	"github.com/nixfile/nixfile/frontend/builder"
@@ -13,7 +14,16 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// gcPercent is the frontend's GOGC. It lives for one build and allocates
+// a few MiB (7 MiB for a no-change rebuild of 2,000 paths, in two or three
+// collections at Go's default of 100, which a rebuild waits for); a
+// collection at five times the live heap leaves such builds none.
+const gcPercent = 500
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	// The nix stage runs this binary, from the frontend's own image, to
 	// archive the closure (see storetar).
 	if len(os.Args) > 1 && os.Args[1] == archiveCommand {
