@@ -48,14 +48,18 @@ export NIX_CONFIG
 
 # logged runs a command with its stderr both in the build log, as it comes,
 # and in nix.log, so that when a step fails the frontend can put nix's own
-# message in the error.
+# message in the error. Its stdout stays the caller's (fd 3 carries it past
+# the pipe to tee). A pipe, not a fifo: every program the scripts start
+# costs a few milliseconds in the step's container, and a fifo needed three
+# more (rm, mkfifo, rm). The command's status comes back through a file:
+# a pipeline's is tee's.
 logged() {
-  rm -f "$out/.fifo"
-  mkfifo "$out/.fifo"
-  tee -a "$out/nix.log" <"$out/.fifo" >&2 &
-  logged_tee=$!
-  if "$@" 2>"$out/.fifo"; then logged_st=0; else logged_st=$?; fi
-  wait "$logged_tee" # its own tee: the scripts may have other jobs running
-  rm -f "$out/.fifo"
-  return $logged_st
+  {
+    {
+      if "$@" 2>&1 1>&3 3>&-; then logged_st=0; else logged_st=$?; fi
+      echo "$logged_st" >"$out/.logged-status"
+    } | tee -a "$out/nix.log" >&2 3>&-
+  } 3>&1
+  read -r logged_st <"$out/.logged-status"
+  return "$logged_st"
 }

@@ -26,3 +26,4 @@ if [ "${1:-}" = build-closure ]; then
   done <"$out/.drv-list" >"$out/build-closure"
   rm -f "$out/.drvs" "$out/.drv-list" "$out/.reqs"
 fi
+rm -f "$out/.logged-status"

@@ -269,6 +269,51 @@ func TestBuildScriptArchives(t *testing.T) {
 	}
 }
 
+// On a store cache (NIXFILE_STORE_ID), nix is asked about build users once:
+// the answer is the image's, and the store keeps it for the next builds,
+// which verify (or not) as the first did.
+func TestBuildScriptRemembersBuildUsers(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the script asks nix for build users only as root")
+	}
+	for _, users := range []string{"nixbld", ""} {
+		t.Run("build-users-group="+users, func(t *testing.T) {
+			e := newScriptEnv(t, []string{"0aaa-tool"}, []string{"0aaa-tool"}, nil)
+			e.mkfile(t, "0aaa-tool/bin/tool")
+			asked, verified := filepath.Join(e.dir, "asked"), filepath.Join(e.dir, "verified")
+			e.write(t, "bin/nix", "#!/bin/sh\nif [ \"$1 $2\" = \"config show\" ]; then echo x >>"+asked+"; echo '"+users+"'; exit; fi\necho '[]'\n")
+			e.write(t, "bin/nix-store", "#!/bin/sh\ncase \"$1\" in --query) cat "+filepath.Join(e.dir, "closure-list")+" ;; --verify-path) echo x >>"+verified+" ;; esac\n")
+			e.env = append(e.env, "NIXFILE_STORE_ID=store", "NIXFILE_STORE_STATE="+filepath.Join(e.dir, "nix-var-nixfile"))
+			for range 2 {
+				e.mustRun(t, shells(t)[0], "build.sh", "0")
+			}
+			if n := lineCount(t, asked); n != 1 {
+				t.Errorf("nix was asked about build users %d times in two builds, want once", n)
+			}
+			want := 0
+			if users == "" {
+				want = 2
+			}
+			if n := lineCount(t, verified); n != want {
+				t.Errorf("the closure was verified in %d of two builds, want %d", n, want)
+			}
+		})
+	}
+}
+
+// lineCount counts the lines of a file; a missing one has none.
+func lineCount(t *testing.T, name string) int {
+	t.Helper()
+	dt, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(dt), "\n")
+}
+
 // The closure is checked against the hashes nix recorded where builders can
 // write the store: as root, only without build users (asked of nix as
 // `nix config show`, or `nix show-config` before nix 2.20).

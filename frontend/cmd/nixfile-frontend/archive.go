@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/nixfile/nixfile/internal/storetar"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -18,6 +19,7 @@ const archiveCommand = nixllb.ArchiveCommand
 // lists the layers in META (nixllb.MetaLayers), last: the list is there
 // only once every archive is.
 func archiveClosure(args []string) error {
+	started := time.Now()
 	if len(args) != 3 {
 		return fmt.Errorf("usage: %s DIR META MAX-LAYERS", archiveCommand)
 	}
@@ -51,5 +53,9 @@ func archiveClosure(args []string) error {
 	if err := os.WriteFile(tmp, nixllb.FormatLayers(layers), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(meta, nixllb.MetaLayers))
+	if err := os.Rename(tmp, filepath.Join(meta, nixllb.MetaLayers)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "nixfile: archived the closure out of the store (%d paths, %d layers) in %d ms\n", len(c.Paths), len(layers), time.Since(started).Milliseconds())
+	return nil
 }
