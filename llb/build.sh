@@ -141,12 +141,13 @@ else
   builders_job=$!
 fi
 # The lists of store paths are split on purpose (set -f: no globbing).
+# Lists are written in any order, and sorted by their readers: each sort
+# here was a program to start.
 # shellcheck disable=SC2086
-logged nix-store --query --requisites $roots >"$out/.closure"
-sort -u "$out/.closure" >"$out/closure"
+logged nix-store --query --requisites $roots >"$out/closure"
 for r in $roots; do
   if [ -d "$r/bin" ]; then echo "$r"; fi
-done | sort -u >"$out/bins"
+done >"$out/bins"
 for r in $roots; do
   if [ -d "$r/bin" ]; then
     set +f
@@ -158,13 +159,17 @@ for r in $roots; do
     set -f
   fi
 done >"$out/bin-entries"
+cacert=
 while read -r p; do
-  if [ -f "$p/etc/ssl/certs/ca-bundle.crt" ]; then printf 'cacert\t%s\n' "$p/etc/ssl/certs/ca-bundle.crt"; fi
+  if [ -f "$p/etc/ssl/certs/ca-bundle.crt" ]; then
+    printf 'cacert\t%s\n' "$p/etc/ssl/certs/ca-bundle.crt"
+    cacert=1
+  fi
   if [ -d "$p/share/zoneinfo" ]; then printf 'zoneinfo\t%s\n' "$p/share/zoneinfo"; fi
   if [ -f "$p/etc/services" ]; then printf 'services\t%s\n' "$p/etc/services"; fi
   if [ -f "$p/etc/protocols" ]; then printf 'protocols\t%s\n' "$p/etc/protocols"; fi
 done <"$out/closure" >"$out/features"
-if ! grep -q '^cacert' "$out/features"; then
+if [ -z "$cacert" ]; then
   for f in "${NIX_SSL_CERT_FILE:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt /nix/var/nix/profiles/default/etc/ssl/certs/ca-bundle.crt; do
     if [ -n "$f" ] && [ -f "$f" ]; then
       cp -L "$f" "$out/ca-bundle.crt"
@@ -220,4 +225,4 @@ else
   logged cp -a $(cat "$out/closure") "$closure/nix/store/"
   echo "nixfile: copied the closure out of the store in $((($(date +%s%N) - started) / 1000000)) ms" >&2
 fi
-rm -f "$out/.closure" "$out/.path-info.log" "$out/.builders-write" "$out/.logged-status"
+rm -f "$out/.path-info.log" "$out/.builders-write" "$out/.logged-status"
