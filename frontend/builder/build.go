@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,11 +25,13 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
 )
 
 // DefaultFilename is the Nixfile read when no filename option is given.
@@ -78,6 +81,16 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if res, ok, err := bc.HandleSubrequest(ctx, subrequests(f, bc, src, x)); err != nil || ok {
 		return res, err
 	}
+	// The context (and its .dockerignore) is loaded once, and only if the
+	// Nixfile reads it: from here, while the checks run and the nix image
+	// loads, when the first platform's plan reads it (a round trip to the
+	// client that a no-change rebuild would otherwise wait for).
+	loadContext := sync.OnceValues(func() (*llb.State, error) { return bc.MainContext(ctx) })
+	if p := firstPlatform(bc, buildPlatform); p != nil && nixfile2llb.ReadsContext(f, nixfile2llb.ConvertOpt{
+		BuildArgs: bc.BuildArgs, TargetPlatform: p, BuildPlatform: buildPlatform, Expanded: x.of(*p),
+	}) {
+		go loadContext() //nolint:errcheck // the plan's call reports it
+	}
 	warnChecks(ctx, f, bc, src, x)
 
 	caps, gwCaps := c.BuildOpts().LLBCaps, c.BuildOpts().Caps
@@ -88,9 +101,6 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The context (and its .dockerignore) is loaded once, and only if the
-	// Nixfile reads it.
-	loadContext := sync.OnceValues(func() (*llb.State, error) { return bc.MainContext(ctx) })
 	sboms, err := newSBOMs(c, bc)
 	if err != nil {
 		return nil, err
@@ -155,6 +165,14 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	return rb.Finalize()
 }
 
+// firstPlatform is the platform the build's first plan is for.
+func firstPlatform(bc *dockerui.Client, buildPlatform *ocispecs.Platform) *ocispecs.Platform {
+	if len(bc.TargetPlatforms) > 0 {
+		return &bc.TargetPlatforms[0]
+	}
+	return buildPlatform
+}
+
 // solve solves st; evaluate runs it now rather than when a ref is read, so
 // that its error comes back here.
 func solve(ctx context.Context, c client.Client, bc *dockerui.Client, st llb.State, evaluate bool) (client.Reference, error) {
@@ -184,6 +202,9 @@ func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixf
 	if errors.Is(err, nixllb.ErrEmptyClosure) {
 		return nil, nil, withSource(errors.New("nothing to put in the image: these lines build no store paths"), sm, plan.GroupLines(nil)...)
 	}
+	if missingContext(err) {
+		return nil, nil, plan.ContextError(fmt.Errorf("the client sent none (buildctl build: --local context=DIR): %w", err))
+	}
 	failed := readFailedStage(ctx, c, bc, err, plan)
 	if drvs, _ := failed.foreignDerivations(); len(drvs) == 0 {
 		return nil, nil, withNixMessage(err, failed, plan, sm)
@@ -200,6 +221,13 @@ func runStage(ctx context.Context, c client.Client, bc *dockerui.Client, f *nixf
 		return nil, nil, withNixMessage(err, readFailedStage(ctx, c, bc, err, emulated), emulated, sm)
 	}
 	return emulated, closure, nil
+}
+
+// missingContext reports a build whose client sent no build context
+// (buildctl without --local context): the session's file sync refused the
+// directory.
+func missingContext(err error) bool {
+	return grpcerrors.Code(err) == codes.NotFound && strings.Contains(err.Error(), "no access allowed to dir")
 }
 
 // workerRuns reports whether the daemon's worker can run containers of p,

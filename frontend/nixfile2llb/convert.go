@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	defer loading.Wait() // no return leaves the load writing the plan
 	if opt.Context != nil {
 		plan.context = *opt.Context
-	} else if opt.LoadContext != nil && (needsContext(r) || len(r.copies) > 0) {
+	} else if opt.LoadContext != nil && readsContext(r) {
 		loading.Go(func() {
 			st, err := opt.LoadContext(ctx)
 			if st != nil {
@@ -178,7 +179,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	if len(r.groups) == 0 {
 		loading.Wait()
 		if contextErr != nil {
-			return nil, contextErr
+			return nil, contextError(contextErr, r)
 		}
 		return plan, nil
 	}
@@ -201,7 +202,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 	}
 	loading.Wait()
 	if contextErr != nil {
-		return nil, contextErr
+		return nil, contextError(contextErr, r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nix image %s: %w", plan.NixImage, err)
@@ -289,6 +290,57 @@ func (p *Plan) GroupLines(idx []int) []nixfile.Range {
 func (p *Plan) NixImageState() *llb.State { return p.nixImage }
 
 // needsContext reports whether the nix stage reads the build context.
+// ReadsContext reports whether the plan of f for opt loads the build
+// context, so that the load can start before the plan is made; false when
+// the Nixfile does not resolve (NewPlan reports why).
+func ReadsContext(f *nixfile.File, opt ConvertOpt) bool {
+	x := opt.Expanded
+	if x == nil {
+		x = Expand(f, opt)
+	}
+	r, err := resolve(f, opt, x)
+	return err == nil && readsContext(r)
+}
+
+func readsContext(r *resolved) bool { return len(contextLines(r)) > 0 }
+
+// contextLines are the lines that read the build context, in order: the
+// package set's, BUILDs of its files or flakes, COPYs.
+func contextLines(r *resolved) []nixfile.Range {
+	var out []nixfile.Range
+	if r.packageSet.ReadsContext() && r.packageSetLine != nil {
+		out = append(out, *r.packageSetLine)
+	}
+	for _, g := range r.groups {
+		if slices.ContainsFunc(g.Installables, nixllb.Installable.ReadsContext) {
+			out = append(out, g.rng)
+		}
+	}
+	for _, c := range r.copies {
+		out = append(out, c.rng)
+	}
+	slices.SortFunc(out, func(a, b nixfile.Range) int { return a.Start.Line - b.Start.Line })
+	return out
+}
+
+// ContextError is err, a failed load of the build context, blamed on the
+// lines that read it.
+func (p *Plan) ContextError(err error) error { return contextError(err, p.resolved) }
+
+// contextError is a failed load of the build context, blamed on the lines
+// that read it: a client that sends no context (buildctl without --local
+// context) gets BuildKit's "no access allowed to dir". The cause is kept as
+// text: BuildKit sends an error that wraps a gRPC status as that status
+// alone, which would drop the line and what was loaded.
+func contextError(err error, r *resolved) error {
+	err = fmt.Errorf("loading the build context, which this line reads: %v", err)
+	lines := contextLines(r)
+	if len(lines) == 0 {
+		return err
+	}
+	return &nixfile.LocationError{Range: lines[0], Also: lines[1:], Err: err}
+}
+
 func needsContext(r *resolved) bool {
 	if r.packageSet.ReadsContext() {
 		return true

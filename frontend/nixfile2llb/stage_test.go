@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -752,6 +753,10 @@ func TestLoadContextOnlyWhenRead(t *testing.T) {
 		if got := called > 0; got != tt.want || called > 1 {
 			t.Errorf("%q: the context was loaded %d times, want it loaded: %t", tt.nixfile, called, tt.want)
 		}
+		// The builder starts the load early by ReadsContext's answer.
+		if got := nixfile2llb.ReadsContext(parse(t, tt.nixfile), nixfile2llb.ConvertOpt{}); got != tt.want {
+			t.Errorf("%q: ReadsContext says %t, want %t", tt.nixfile, got, tt.want)
+		}
 		if !tt.want {
 			continue
 		}
@@ -774,6 +779,31 @@ func TestLoadContextOnlyWhenRead(t *testing.T) {
 		if n := len(g.sources("local://context")); n != 0 {
 			t.Errorf("%q: %d sources of the default context, want the loaded one only", tt.nixfile, n)
 		}
+	}
+}
+
+// A context that does not load (a client that sent none) is blamed on the
+// lines that read it, the first as the error's line, with the cause.
+func TestContextErrorNamesItsLines(t *testing.T) {
+	src := "ARG V=1\nNIXPKGS ./vendor\nPACKAGES hello\nBUILD app.nix\nCOPY a /a\n"
+	_, err := nixfile2llb.NewPlan(context.Background(), parse(t, src), nixfile2llb.ConvertOpt{
+		LoadContext: func(context.Context) (*llb.State, error) {
+			return nil, errors.New("no access allowed to dir \"context\"")
+		},
+	})
+	var le *nixfile.LocationError
+	if !errors.As(err, &le) {
+		t.Fatalf("NewPlan: %v, want a LocationError", err)
+	}
+	lines := []int{le.Range.Start.Line}
+	for _, r := range le.Also {
+		lines = append(lines, r.Start.Line)
+	}
+	if !reflect.DeepEqual(lines, []int{2, 4, 5}) {
+		t.Errorf("the error blames lines %v, want [2 4 5]", lines)
+	}
+	if want := `line 2: loading the build context, which this line reads: no access allowed to dir "context"`; err.Error() != want {
+		t.Errorf("the error says %q, want %q", err, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/nixfile/nixfile/internal/testbed"
 )
 
@@ -204,5 +205,35 @@ func TestPlatforms(t *testing.T) {
 	_, err = build(t, bed, dir, buildOpts{attrs: map[string]string{"platform": "linux/riscv64"}})
 	if err == nil || !strings.Contains(err.Error(), "linux/riscv64 (nix system riscv64-linux) is not supported") {
 		t.Errorf("want an error naming riscv64-linux, got %v", err)
+	}
+}
+
+// A client that sends no build context (buildctl without --local context)
+// builds a Nixfile that reads none, with no step failing on the way (the
+// frontend loads the context only when the Nixfile reads it); one that
+// reads it fails, naming the context.
+func TestBuildWithoutAContext(t *testing.T) {
+	bed := testbed.Require(t)
+	img, err := build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "PACKAGES hello\nENTRYPOINT [\"hello\"]\n",
+	}), buildOpts{noContext: true, run: [][]string{nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := img.outputs[0]; o.stdout != "Hello, world!\n" {
+		t.Errorf("the image printed %q (%v)", o.stdout, o.err)
+	}
+	if len(img.failedSteps) > 0 {
+		t.Errorf("steps failed in a build that needs no context: %q", img.failedSteps)
+	}
+
+	_, err = build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "BUILD app.nix\n",
+		"app.nix": "(import <nixpkgs> { }).hello\n",
+	}), buildOpts{noContext: true})
+	if err == nil || !strings.Contains(err.Error(), "line 1: loading the build context, which this line reads: the client sent none") || !strings.Contains(err.Error(), `dir "context"`) {
+		t.Errorf("a Nixfile that reads the context built without one: %v, want line 1 blamed and the context named", err)
+	} else if src := errdefs.Sources(err); len(src) == 0 || src[0].Ranges[0].Start.Line != 1 {
+		t.Errorf("the error shows no Nixfile line: %v", src)
 	}
 }

@@ -52,6 +52,9 @@ type buildOpts struct {
 	// hideCaps are capabilities the frontend is told the daemon lacks,
 	// as an older BuildKit or Docker's classic image store would.
 	hideCaps []apicaps.CapID
+	// noContext sends no build context, only the Nixfile's directory, as
+	// `buildctl build` without `--local context` does.
+	noContext bool
 }
 
 // image is a built image, read back from its OCI export.
@@ -69,6 +72,9 @@ type image struct {
 	logAt []logChunk
 	// warnings are the build's warnings, as buildx prints them.
 	warnings []string
+	// failedSteps are the steps that reported an error, by name, as buildx
+	// prints them (ERROR [...]), in a build that succeeded.
+	failedSteps []string
 	// digest is the image manifest's digest, or, for a multi-platform
 	// build, the image index's.
 	digest string
@@ -176,7 +182,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	var logs bytes.Buffer
 	var logAt []logChunk
 	cached := map[string]bool{}
-	var warnings []string
+	var warnings, failed []string
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -184,6 +190,9 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 			for _, v := range s.Vertexes {
 				if v.Completed != nil || v.Cached {
 					cached[v.Name] = v.Cached
+				}
+				if v.Error != "" {
+					failed = append(failed, v.Name+": "+v.Error)
 				}
 			}
 			for _, l := range s.Logs {
@@ -199,8 +208,12 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	if opt.secrets != nil {
 		sessionAttachables = append(sessionAttachables, secretsprovider.FromMap(opt.secrets))
 	}
+	locals := map[string]fsutil.FS{"context": fs, "dockerfile": fs}
+	if opt.noContext {
+		delete(locals, "context")
+	}
 	_, err = c.Build(ctx, client.SolveOpt{
-		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+		LocalMounts:   locals,
 		FrontendAttrs: attrs,
 		Session:       sessionAttachables,
 		CacheExports:  opt.cacheTo,
@@ -217,7 +230,7 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	}
 	img := readOCI(t, ociPath)
 	img.outputs = outputs
-	img.cached, img.log, img.logAt, img.warnings = cached, logs.String(), logAt, warnings
+	img.cached, img.log, img.logAt, img.warnings, img.failedSteps = cached, logs.String(), logAt, warnings, failed
 	return img, nil
 }
 
