@@ -183,9 +183,12 @@ if [ -s "$out/.path-info.log" ]; then tee -a "$out/nix.log" <"$out/.path-info.lo
 if [ -n "$builders_job" ]; then
   wait "$builders_job"
   read -r builders_write <"$out/.builders-write"
-  # Written whole, then renamed: concurrent first builds may race here.
-  if [ -n "$builders_cache" ] && mkdir -p "${builders_cache%/*}" 2>/dev/null && echo "$builders_write" >"$builders_cache.$$" 2>/dev/null; then
-    mv -f "$builders_cache.$$" "$builders_cache"
+  # Written whole, then renamed: concurrent first builds race here, each
+  # in a PID namespace of its own (their $$ are the same), so the name is
+  # mktemp's. The answer is only a cache: no build fails for want of it.
+  if [ -n "$builders_cache" ] && mkdir -p "${builders_cache%/*}" 2>/dev/null &&
+    tmp=$(mktemp "$builders_cache.XXXXXX" 2>/dev/null) && echo "$builders_write" >"$tmp"; then
+    mv -f "$tmp" "$builders_cache" 2>/dev/null || rm -f "$tmp"
   fi
 fi
 # The store cache is shared by every build on the daemon with this nix

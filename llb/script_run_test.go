@@ -17,7 +17,7 @@ import (
 // has more, so only the tests that run the scripts with these alone on
 // PATH catch a slip.
 var officialTools = []string{
-	"cat", "cp", "cut", "date", "dirname", "head", "id", "ln", "ls", "mkdir", "mkfifo", "mv", "rm", "sleep", "sort", "tail",
+	"cat", "cp", "cut", "date", "dirname", "head", "id", "ln", "ls", "mkdir", "mkfifo", "mktemp", "mv", "rm", "sleep", "sort", "tail",
 	"tee", "timeout", "tr", "uname", "uniq", "wc", "grep", "find",
 }
 
