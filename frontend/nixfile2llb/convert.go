@@ -289,7 +289,6 @@ func (p *Plan) GroupLines(idx []int) []nixfile.Range {
 // NixImageState is the nix image the stage runs on; nil without a stage.
 func (p *Plan) NixImageState() *llb.State { return p.nixImage }
 
-// needsContext reports whether the nix stage reads the build context.
 // ReadsContext reports whether the plan of f for opt loads the build
 // context, so that the load can start before the plan is made; false when
 // the Nixfile does not resolve (NewPlan reports why).
@@ -304,11 +303,26 @@ func ReadsContext(f *nixfile.File, opt ConvertOpt) bool {
 
 func readsContext(r *resolved) bool { return len(contextLines(r)) > 0 }
 
+// needsContext reports whether the nix stage reads the build context.
+func needsContext(r *resolved) bool { return len(stageContextLines(r)) > 0 }
+
 // contextLines are the lines that read the build context, in order: the
-// package set's, BUILDs of its files or flakes, COPYs.
+// nix stage's (stageContextLines) and COPYs.
 func contextLines(r *resolved) []nixfile.Range {
+	out := stageContextLines(r)
+	for _, c := range r.copies {
+		out = append(out, c.rng)
+	}
+	slices.SortFunc(out, func(a, b nixfile.Range) int { return a.Start.Line - b.Start.Line })
+	return out
+}
+
+// stageContextLines are the lines whose reads of the build context the nix
+// stage makes: the package set's (NIXPKGS sets the set and its line
+// together), BUILDs of its files or flakes.
+func stageContextLines(r *resolved) []nixfile.Range {
 	var out []nixfile.Range
-	if r.packageSet.ReadsContext() && r.packageSetLine != nil {
+	if r.packageSet.ReadsContext() {
 		out = append(out, *r.packageSetLine)
 	}
 	for _, g := range r.groups {
@@ -316,10 +330,6 @@ func contextLines(r *resolved) []nixfile.Range {
 			out = append(out, g.rng)
 		}
 	}
-	for _, c := range r.copies {
-		out = append(out, c.rng)
-	}
-	slices.SortFunc(out, func(a, b nixfile.Range) int { return a.Start.Line - b.Start.Line })
 	return out
 }
 
@@ -339,20 +349,6 @@ func contextError(err error, r *resolved) error {
 		return err
 	}
 	return &nixfile.LocationError{Range: lines[0], Also: lines[1:], Err: err}
-}
-
-func needsContext(r *resolved) bool {
-	if r.packageSet.ReadsContext() {
-		return true
-	}
-	for _, g := range r.groups {
-		for _, in := range g.Installables {
-			if in.ReadsContext() {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (p *Plan) marks(r nixfile.Range) []llb.ConstraintsOpt {
