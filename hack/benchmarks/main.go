@@ -338,6 +338,11 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 		err := withBuilders(ctx, cfg, sides, dirs, func(bds map[side]*builder) error {
 			img := map[side]imageInfo{}
 			for _, s := range turns(i) {
+				// What the last build left for the disk is written now, not
+				// during this one: the first step after a pull waits for all
+				// of it (unmounting an overlay syncs the filesystem), so
+				// whichever side went second paid for both.
+				syscall.Sync()
 				off := cfg.fetch.offset()
 				t, im, err := bds[s].run(ctx, base[s])
 				if err != nil {
