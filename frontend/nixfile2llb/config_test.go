@@ -88,6 +88,12 @@ func TestImageConfig(t *testing.T) {
 			nixfile: "PACKAGES hello\nEXPOSE 80 53/udp\nEXPOSE 443/TCP 80\n",
 		},
 		{
+			// A range declares each of its ports, as in a Dockerfile; a
+			// port in two ranges is declared once.
+			name:    "expose_range",
+			nixfile: "PACKAGES hello\nEXPOSE 8000-8003 8003-8004/UDP\nEXPOSE 8002 9000-9000\n",
+		},
+		{
 			name: "label",
 			nixfile: "PACKAGES hello\n" +
 				"ARG VERSION=1.0\n" +

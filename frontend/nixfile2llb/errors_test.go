@@ -79,10 +79,16 @@ func TestConvertErrors(t *testing.T) {
 			wantMsg:  "out of range",
 		},
 		{
-			name:     "EXPOSE a range",
-			nixfile:  "EXPOSE 8000-8010\n",
+			name:     "EXPOSE a range that ends below its start",
+			nixfile:  "EXPOSE 80\nEXPOSE 8010-8000\n",
+			wantLine: 2,
+			wantMsg:  `invalid port range "8010-8000": 8000 is below 8010`,
+		},
+		{
+			name:     "EXPOSE a range past 65535",
+			nixfile:  "EXPOSE 65530-65536/udp\n",
 			wantLine: 1,
-			wantMsg:  "not supported",
+			wantMsg:  "out of range 1-65535",
 		},
 		{
 			name:     "STOPSIGNAL bogus",

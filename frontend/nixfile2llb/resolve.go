@@ -223,11 +223,11 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 			r.rootfsInstr = in
 		case *nixfile.Expose:
 			for _, p := range l.Words {
-				norm, err := normalizePort(p)
+				ports, err := normalizePorts(p)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				r.config.ports = append(r.config.ports, norm)
+				r.config.ports = append(r.config.ports, ports...)
 			}
 		case *nixfile.Volume:
 			for _, p := range l.Words {
@@ -357,29 +357,36 @@ func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line)
 
 var portRe = regexp.MustCompile(`^([0-9]{1,5})(-([0-9]{1,5}))?(/(tcp|udp|sctp))?$`)
 
-// normalizePort checks port[/proto] and returns it with the protocol.
-func normalizePort(p string) (string, error) {
+// normalizePorts checks PORT[/proto] or FIRST-LAST[/proto] and returns
+// each port with its protocol: a range declares every port in it, as a
+// Dockerfile's EXPOSE does (an image config has no ranges).
+func normalizePorts(p string) ([]string, error) {
 	m := portRe.FindStringSubmatch(strings.ToLower(p))
 	if m == nil {
-		return "", fmt.Errorf("invalid port %q: give PORT[/tcp|/udp|/sctp]", p)
+		return nil, fmt.Errorf("invalid port %q: give PORT[/tcp|/udp|/sctp] or FIRST-LAST[/tcp|/udp|/sctp]", p)
 	}
-	for _, n := range []string{m[1], m[3]} {
-		if n == "" {
-			continue
-		}
-		if v, _ := strconv.Atoi(n); v < 1 || v > 65535 {
-			return "", fmt.Errorf("invalid port %q: out of range 1-65535", p)
-		}
-	}
+	first, _ := strconv.Atoi(m[1])
+	last := first
 	if m[3] != "" {
-		return "", fmt.Errorf("invalid port %q: port ranges are not supported in image config", p)
+		last, _ = strconv.Atoi(m[3])
+	}
+	for _, n := range []int{first, last} {
+		if n < 1 || n > 65535 {
+			return nil, fmt.Errorf("invalid port %q: out of range 1-65535", p)
+		}
+	}
+	if last < first {
+		return nil, fmt.Errorf("invalid port range %q: %d is below %d", p, last, first)
 	}
 	proto := m[5]
 	if proto == "" {
 		proto = "tcp"
 	}
-	n, _ := strconv.Atoi(m[1])
-	return strconv.Itoa(n) + "/" + proto, nil
+	ports := make([]string, 0, last-first+1)
+	for n := first; n <= last; n++ {
+		ports = append(ports, strconv.Itoa(n)+"/"+proto)
+	}
+	return ports, nil
 }
 
 // contextRelative checks that p names something inside the build context.
