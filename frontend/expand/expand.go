@@ -39,13 +39,15 @@ type Options struct {
 //
 //   - Words: the source and sha256 of NIXPKGS, the attributes of PACKAGES
 //     and BUILD, the references of FLAKE, the sources of COPY, the
-//     arguments of ENTRYPOINT and CMD (a JSON form's as written), the
-//     settings of ROOTFS, the ports of EXPOSE, the paths of VOLUME;
+//     arguments of ENTRYPOINT and CMD and HEALTHCHECK's command (a JSON
+//     form's as written), the settings of ROOTFS, the ports of EXPOSE, the
+//     paths of VOLUME;
 //   - Value: the value an ARG got (Set says whether it got one), the file
 //     of BUILD, the destination of COPY, the path of WORKDIR, the user of
 //     USER, the value of NIXCONFIG, the number of LAYERS, the signal of
-//     STOPSIGNAL;
-//   - Pairs: the variables of ENV, the labels of LABEL;
+//     STOPSIGNAL, "NONE" for HEALTHCHECK NONE;
+//   - Pairs: the variables of ENV, the labels of LABEL, HEALTHCHECK's flags
+//     (names without "--");
 //   - Chmod and Chown: COPY's flags.
 type Line struct {
 	In nixfile.Instruction
@@ -442,10 +444,19 @@ func (x *expander) expand(in nixfile.Instruction, buildArgs map[string]string) {
 		}
 	case *nixfile.StopSignal:
 		l.Value, _ = x.word(in.Signal)
+	case *nixfile.Healthcheck:
+		if in.None {
+			l.Value = "NONE"
+		}
+		for _, f := range in.Flags {
+			v, _ := x.word(f.Value)
+			l.Pairs = append(l.Pairs, nixfile.KeyValue{Key: f.Key, Value: v})
+		}
+		l.Words = x.args(in.Args, in.JSON)
 	}
 }
 
-// args are ENTRYPOINT's or CMD's: a JSON form's as written (exec form: no
+// args are ENTRYPOINT's, CMD's or HEALTHCHECK's: a JSON form's as written (exec form: no
 // expansion, as in a Dockerfile), a plain form's expanded and split.
 func (x *expander) args(raws []string, json bool) []string {
 	if !json {

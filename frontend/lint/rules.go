@@ -49,7 +49,7 @@ var rules = []*Rule{
 	},
 	{
 		Name:        "ShellFormNeedsShell",
-		Description: "ENTRYPOINT and CMD in plain form run without a shell: shell syntax in them is passed as arguments",
+		Description: "ENTRYPOINT, CMD and HEALTHCHECK CMD in plain form run without a shell: shell syntax in them is passed as arguments",
 		Check:       checkShellFormNeedsShell,
 	},
 	{
@@ -335,11 +335,12 @@ func suggest(name string, names []string) string {
 }
 
 // lastWins are the instructions of which only the last counts.
-var lastWins = map[string]bool{"ENTRYPOINT": true, "CMD": true, "USER": true, "STOPSIGNAL": true}
+var lastWins = map[string]bool{"ENTRYPOINT": true, "CMD": true, "USER": true, "STOPSIGNAL": true, "HEALTHCHECK": true}
 
 func checkDuplicateInstruction(c *Input) []Warning {
 	var out []Warning
-	// ENTRYPOINT, CMD, USER, STOPSIGNAL: each replaces the one before. The
+	// ENTRYPOINT, CMD, USER, STOPSIGNAL, HEALTHCHECK: each replaces the one
+	// before. The
 	// warning is at the one that has no effect, as BuildKit's
 	// MultipleInstructionsDisallowed is.
 	prev := map[string]nixfile.Instruction{}
@@ -466,6 +467,11 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 				continue
 			}
 			args = in.Args
+		case *nixfile.Healthcheck:
+			if in.JSON || in.None {
+				continue
+			}
+			args = in.Args
 		default:
 			continue
 		}
@@ -475,6 +481,10 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 		}
 		kw := nixfile.KeywordOf(in)
 		suggestion := fmt.Sprintf(`%s ["sh", "-c", %s]`, kw, jsonString(argsText(in)))
+		if m := healthcheckCmdRe.FindStringSubmatch(nixfile.OriginalOf(in)); m != nil {
+			// HEALTHCHECK [flags] CMD ["sh", "-c", "command"]
+			suggestion = fmt.Sprintf(`%s ["sh", "-c", %s]`, strings.Join(strings.Fields(m[1]), " "), jsonString(m[2]))
+		}
 		var msg string
 		if assign {
 			name, value, _ := strings.Cut(tok, "=")
@@ -490,6 +500,10 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 }
 
 // argsText is the text of an instruction after its keyword.
+// healthcheckCmdRe splits a plain HEALTHCHECK line into what comes up to
+// CMD (the keyword and flags) and the command.
+var healthcheckCmdRe = regexp.MustCompile(`(?is)^(\S+\s+(?:--\S+\s+)*CMD)\s+(.*?)\s*$`)
+
 func argsText(in nixfile.Instruction) string {
 	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {

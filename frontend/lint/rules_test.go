@@ -347,6 +347,11 @@ func TestDuplicateInstruction(t *testing.T) {
 			},
 		},
 		{
+			name:    "two HEALTHCHECK",
+			nixfile: nf("HEALTHCHECK CMD [\"true\"]", "HEALTHCHECK NONE"),
+			want:    []want{{1, "Only the last HEALTHCHECK counts: the HEALTHCHECK on line 2 replaces this one"}},
+		},
+		{
 			name:    "WORKDIR replaced before use",
 			nixfile: nf("WORKDIR /srv", "COPY a /abs/a", "WORKDIR /app"),
 			want:    []want{{1, "WORKDIR /srv has no effect: WORKDIR /app on line 3 replaces it before a COPY or a relative WORKDIR uses it"}},
@@ -408,6 +413,14 @@ func TestShellFormNeedsShell(t *testing.T) {
 			want: []want{{1, `CMD runs without a shell: "#" is passed to the program as a literal argument, not read as shell syntax; ` +
 				`for a shell, install one and write CMD ["sh", "-c", "app --verbose # be loud"], or quote "#" to mean it literally`}},
 		},
+		{
+			// The suggestion keeps HEALTHCHECK's flags.
+			name:    "HEALTHCHECK or",
+			nixfile: nf("PACKAGES curl", "HEALTHCHECK --interval=5m --timeout=3s \\", "  CMD curl -f http://localhost/ || exit 1"),
+			want: []want{{2, `HEALTHCHECK runs without a shell: "||" is passed to the program as a literal argument, not read as shell syntax; ` +
+				`for a shell, install one and write HEALTHCHECK --interval=5m --timeout=3s CMD ["sh", "-c", "curl -f http://localhost/ || exit 1"], or quote "||" to mean it literally`}},
+		},
+		{name: "HEALTHCHECK JSON form and NONE", nixfile: nf(`HEALTHCHECK CMD ["sh", "-c", "a || b"]`, "HEALTHCHECK NONE")},
 		{name: "plain words", nixfile: nf("CMD hello --greeting \"hi there\" --x=a=b --tag=v#1 '#x'")},
 		{name: "quoted operators", nixfile: nf(`CMD grep "a|b" 'x > y' \; \$(x) '$(x)' "\$(x)"`)},
 		{name: "JSON form", nixfile: nf(`CMD ["sh", "-c", "a && b | c > d"]`, `ENTRYPOINT ["a;b"]`)},

@@ -152,6 +152,18 @@ type Volume struct {
 	JSON  bool // the paths were a JSON array: each string is one path
 }
 
+// Healthcheck is HEALTHCHECK [--flag=value...] CMD ["exec", "form"] or
+// plain words, or HEALTHCHECK NONE.
+type Healthcheck struct {
+	Base
+	// None is HEALTHCHECK NONE: the image's health check is off.
+	None bool
+	// Flags are the flags given, in the order of the keyword's flags.
+	Flags []KeyValue
+	Args  []string
+	JSON  bool // the command was a JSON array: taken literally
+}
+
 // StopSignal is STOPSIGNAL signal.
 type StopSignal struct {
 	Base

@@ -242,6 +242,10 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 	}
 
+	if kw == "HEALTHCHECK" {
+		return parseHealthcheck(base, rest, spec, errf)
+	}
+
 	if kw == "NIXCONFIG" {
 		// One nix.conf line: the value is the rest of the line, as nix
 		// reads it (a list setting's items are blank-separated).
@@ -350,6 +354,66 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		return &Volume{Base: base, Paths: words}, nil
 	}
 	return nil, errf("not implemented") // unreachable: every keyword is handled above
+}
+
+// parseHealthcheck reads HEALTHCHECK's flags, then CMD and its command (a
+// JSON array, or plain words run without a shell, as CMD's), or NONE.
+func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string, ...any) error) (Instruction, error) {
+	s := rest
+	for strings.HasPrefix(s, "--") {
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			s = ""
+			break
+		}
+		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+	}
+	flagWords, err := splitWords(rest[:len(rest)-len(s)])
+	if err != nil {
+		return nil, errf("%v", err)
+	}
+	flags, _, err := parseFlags(flagWords, spec.flags)
+	if err != nil {
+		return nil, errf("%v", err)
+	}
+	typ, cmd := s, ""
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		typ, cmd = s[:i], strings.TrimSpace(s[i:])
+	}
+	switch {
+	case strings.EqualFold(typ, "NONE") && cmd == "":
+		if len(flags) > 0 {
+			return nil, errf("NONE takes no flags: it turns the image's health check off")
+		}
+		return &Healthcheck{Base: base, None: true}, nil
+	case !strings.EqualFold(typ, "CMD"):
+		return nil, errf("give CMD and a command, or NONE: %s", spec.usage)
+	case cmd == "":
+		return nil, errf("CMD needs a command: %s", spec.usage)
+	}
+	h := &Healthcheck{Base: base}
+	for _, name := range spec.flags {
+		if v, ok := flags[name]; ok {
+			h.Flags = append(h.Flags, KeyValue{Key: name, Value: v})
+		}
+	}
+	if strings.HasPrefix(cmd, "[") {
+		if h.Args, err = parseJSONArray(cmd); err != nil {
+			return nil, errf("%v", err)
+		}
+		if len(h.Args) == 0 {
+			return nil, errf("CMD needs a command: %s", spec.usage)
+		}
+		h.JSON = true
+		return h, nil
+	}
+	if h.Args, err = splitWords(cmd); err != nil {
+		return nil, errf("%v", err)
+	}
+	if len(h.Args) > MaxWords {
+		return nil, errf("%d words, more than %d", len(h.Args), MaxWords)
+	}
+	return h, nil
 }
 
 // cutJSONPaths splits COPY's arguments into its leading --flags and a JSON

@@ -68,6 +68,8 @@ func fields(in Instruction) string {
 		return fmt.Sprintf("JSON=%t Paths=%q", in.JSON, in.Paths)
 	case *StopSignal:
 		return fmt.Sprintf("Signal=%q", in.Signal)
+	case *Healthcheck:
+		return fmt.Sprintf("None=%t Flags=%s JSON=%t Args=%q", in.None, fmtKeyValues(in.Flags), in.JSON, in.Args)
 	case *Layers:
 		return fmt.Sprintf("Max=%q", in.Max)
 	case *NixConfig:
@@ -154,8 +156,8 @@ func TestKeywordsSorted(t *testing.T) {
 	if !sort.StringsAreSorted(k) {
 		t.Errorf("Keywords() is not sorted: %q", k)
 	}
-	if len(k) != 18 {
-		t.Errorf("Keywords() has %d keywords, want 18: %q", len(k), k)
+	if len(k) != 19 {
+		t.Errorf("Keywords() has %d keywords, want 19: %q", len(k), k)
 	}
 }
 
@@ -291,6 +293,15 @@ func TestParseErrors(t *testing.T) {
 		{name: "COPY bad JSON", input: "PACKAGES a\nCOPY [\"a\", b]\n", wantLine: 2, wantMsg: "COPY: invalid JSON array"},
 		{name: "COPY JSON with an unknown flag", input: "COPY --from=x [\"a\", \"b\"]\n", wantLine: 1, wantMsg: "unknown flag --from=x"},
 		{name: "COPY only flags and one word", input: "COPY --chmod=0755 /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "HEALTHCHECK without CMD", input: "HEALTHCHECK --interval=5s\n", wantLine: 1, wantMsg: "HEALTHCHECK: give CMD and a command, or NONE"},
+		{name: "HEALTHCHECK another word than CMD", input: "HEALTHCHECK curl -f http://localhost/\n", wantLine: 1, wantMsg: "give CMD and a command, or NONE"},
+		{name: "HEALTHCHECK CMD without a command", input: "PACKAGES a\nHEALTHCHECK --retries=2 CMD\n", wantLine: 2, wantMsg: "HEALTHCHECK: CMD needs a command"},
+		{name: "HEALTHCHECK CMD with an empty array", input: "HEALTHCHECK CMD []\n", wantLine: 1, wantMsg: "CMD needs a command"},
+		{name: "HEALTHCHECK NONE with a flag", input: "HEALTHCHECK --interval=5s NONE\n", wantLine: 1, wantMsg: "NONE takes no flags"},
+		{name: "HEALTHCHECK NONE with a word after it", input: "HEALTHCHECK NONE x\n", wantLine: 1, wantMsg: "give CMD and a command, or NONE"},
+		{name: "HEALTHCHECK unknown flag", input: "HEALTHCHECK --start_period=1s CMD true\n", wantLine: 1, wantMsg: "unknown flag --start_period=1s (allowed: --interval, --timeout, --start-period, --start-interval, --retries)"},
+		{name: "HEALTHCHECK bad JSON", input: "HEALTHCHECK CMD [\"a\",]\n", wantLine: 1, wantMsg: "HEALTHCHECK: invalid JSON"},
+		{name: "HEALTHCHECK unterminated quote", input: "HEALTHCHECK CMD wget 'http://x\n", wantLine: 1, wantMsg: "HEALTHCHECK: unterminated ' quote"},
 		{name: "flag on an instruction without flags", input: "PACKAGES --impure hello\n", wantLine: 1, wantMsg: "PACKAGES: takes no flags, got --impure"},
 		{name: "ARG name starts with a digit", input: "ARG 1ABC=x\n", wantLine: 1, wantMsg: `ARG: invalid name "1ABC"`},
 		{name: "ARG name with a dash", input: "ARG my-arg\n", wantLine: 1, wantMsg: `invalid name "my-arg"`},
@@ -350,7 +361,8 @@ func TestSuggest(t *testing.T) {
 		{word: "add", want: "COPY"},
 		{word: "ENTRYPIONT", want: "ENTRYPOINT"},
 		{word: "CMDD", want: "CMD"},
-		{word: "HEALTHCHECK", want: ""},
+		{word: "HEALTHCHEK", want: "HEALTHCHECK"},
+		{word: "MAINTAINER", want: ""},
 		{word: "", want: ""},
 	}
 	for _, tt := range tests {

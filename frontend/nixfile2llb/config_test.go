@@ -94,6 +94,21 @@ func TestImageConfig(t *testing.T) {
 			nixfile: "PACKAGES hello\nEXPOSE 8000-8003 8003-8004/UDP\nEXPOSE 8002 9000-9000\n",
 		},
 		{
+			// Plain words run without a shell, as CMD's: the "CMD" form.
+			name: "healthcheck",
+			nixfile: "PACKAGES hello\nARG PORT=8080\n" +
+				"HEALTHCHECK --interval=30s --timeout=3s --start-period=1m --start-interval=2s --retries=4 CMD wget -q -O /dev/null \"http://127.0.0.1:$PORT/\"\n",
+		},
+		{
+			name:    "healthcheck_json_flags_zero",
+			nixfile: "PACKAGES hello\nHEALTHCHECK --interval=0s --retries=0 CMD [\"test\", \"-f\", \"/tmp/$ready\"]\n",
+		},
+		{
+			// The last HEALTHCHECK wins; NONE turns an image's check off.
+			name:    "healthcheck_none_last_wins",
+			nixfile: "PACKAGES hello\nHEALTHCHECK CMD [\"true\"]\nHEALTHCHECK NONE\n",
+		},
+		{
 			name: "label",
 			nixfile: "PACKAGES hello\n" +
 				"ARG VERSION=1.0\n" +

@@ -108,6 +108,7 @@ func TestDifferentialUndefinedVariables(t *testing.T) {
 	cases["json copy dest"] = "PACKAGES hello\nCOPY [\"a\", \"/d/$UNDEF/\"]\n"
 	cases["json volume"] = "PACKAGES hello\nVOLUME [\"/it's/$UNDEF\"]\n"
 	cases["json entrypoint"] = "PACKAGES hello\nENTRYPOINT [\"hello\", \"$UNDEF\"]\nCMD [\"${UNDEF2}\"]\n"
+	cases["json healthcheck"] = "PACKAGES hello\nHEALTHCHECK --timeout=${T:-3s} CMD [\"test\", \"-f\", \"$UNDEF\"]\n"
 	cases["quoted and escaped"] = "PACKAGES hello\nLABEL a='$UNDEF' b=\\$UNDEF2 c=\"$UNDEF3\"\n"
 	cases["too early"] = "PACKAGES hello\nLABEL v=$V\nARG V=1\nENV W=$V X=$Y Y=2\n"
 	cases["defaults"] = "ARG A=${B:-x}\nARG C=$A$D\nPACKAGES hello\nLABEL c=$C\n"

@@ -97,6 +97,7 @@ func FuzzConvert(f *testing.F) {
 	}
 	f.Add([]byte("ARG A\nPACKAGES $A\nUSER $A\nSTOPSIGNAL $A\n"), "A=4294967296", uint8(0x80))
 	f.Add([]byte("ARG E\nPACKAGES $E\n"), "E=", uint8(1))
+	f.Add([]byte("ARG T\nPACKAGES hello\nHEALTHCHECK --interval=$T --retries=$T CMD test $T\nEXPOSE 8000-$T\n"), "T=1s", uint8(3))
 	f.Add([]byte("PACKAGES hello\nLAYERS 3\n"), nixfile2llb.MaxLayersArg+"=0", uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, args string, shape uint8) {
 		file, err := nixfile.Parse(data)

@@ -57,6 +57,11 @@ func imageFor(p ocispecs.Platform, c imageConfig, basePath string, rootEnv []str
 	img.Config.WorkingDir = c.workdir
 	img.Config.User = c.user
 	img.Config.StopSignal = c.stopSignal
+	if c.healthcheck != nil {
+		hc := *c.healthcheck
+		hc.Test = slices.Clone(hc.Test)
+		img.Config.Healthcheck = &hc
+	}
 	if len(c.ports) > 0 {
 		img.Config.ExposedPorts = map[string]struct{}{}
 		for _, port := range c.ports {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -75,6 +76,8 @@ type imageConfig struct {
 	labels     []nixfile.KeyValue
 	volumes    []string
 	stopSignal string
+	// healthcheck is the last HEALTHCHECK's; nil without one.
+	healthcheck *dockerspec.HealthcheckConfig
 }
 
 // resolve checks every value of a Nixfile expanded for the given build
@@ -242,10 +245,16 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 				return nil, errAt("%v", err)
 			}
 			r.config.stopSignal = sig
+		case *nixfile.Healthcheck:
+			hc, err := healthcheckOf(l)
+			if err != nil {
+				return nil, errAt("%v", err)
+			}
+			r.config.healthcheck = hc
 		}
 		switch in.(type) {
 		case *nixfile.Env, *nixfile.Label, *nixfile.Entrypoint, *nixfile.Cmd, *nixfile.Workdir,
-			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal:
+			*nixfile.User, *nixfile.Expose, *nixfile.Volume, *nixfile.StopSignal, *nixfile.Healthcheck:
 			r.configLines = append(r.configLines, sizedLine{instr: in, size: l.Size})
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/internal/testbed"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -386,6 +387,71 @@ func TestDockerBuildErrorShowsTheLine(t *testing.T) {
 					}
 					if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic") {
 						t.Errorf("docker build's output has a Go stack trace or panic:\n%s", tail(out, 40))
+					}
+				})
+			}
+		})
+	}
+}
+
+// HEALTHCHECK reaches Docker Engine as a Dockerfile's does, on each image
+// store: docker inspect shows the check the Nixfile asked for, and Docker
+// runs it on the flags' schedule: a passing check makes the container
+// healthy within the start period (at the default 30s interval it would
+// not be yet), a failing one unhealthy. The checks are true and false: on
+// this bed, docker exec (which runs them) stays in the host's mount
+// namespace, so a check that reads the container's files would not.
+func TestDockerHealthcheck(t *testing.T) {
+	_, engines := testbed.RequireDocker(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "# syntax=nixfile/nixfile\n" +
+		"PACKAGES busybox\n" +
+		"ARG CHECK=true\nARG START=60s\n" +
+		"HEALTHCHECK --interval=1s --timeout=5s --start-period=$START --start-interval=1s --retries=2 CMD $CHECK\n" +
+		`ENTRYPOINT ["sleep", "120"]` + "\n"})
+	tests := []struct {
+		check, start string
+		want         dockerspec.HealthcheckConfig
+		status       string
+	}{
+		{
+			check: "true", start: "60s", status: "healthy",
+			want: dockerspec.HealthcheckConfig{Test: []string{"CMD", "true"},
+				Interval: time.Second, Timeout: 5 * time.Second, StartPeriod: time.Minute, StartInterval: time.Second, Retries: 2},
+		},
+		{
+			check: "false", start: "0s", status: "unhealthy",
+			want: dockerspec.HealthcheckConfig{Test: []string{"CMD", "false"},
+				Interval: time.Second, Timeout: 5 * time.Second, StartInterval: time.Second, Retries: 2},
+		},
+	}
+	for _, e := range engines {
+		t.Run(e.Store, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.status, func(t *testing.T) {
+					ref := uniqueName("nixfile-e2e/healthcheck") + ":build"
+					name := uniqueName("nixfile-e2e-health")
+					t.Cleanup(func() {
+						_, _ = tryDocker(t, e, "", "rm", "--force", name)
+						_, _ = tryDocker(t, e, "", "image", "rm", "--force", ref)
+					})
+					docker(t, e, dir, "build", "--progress", "plain", "-f", "Nixfile",
+						"--build-arg", "CHECK="+tc.check, "--build-arg", "START="+tc.start, "-t", ref, ".")
+					out := docker(t, e, "", "image", "inspect", "--format", "{{json .Config.Healthcheck}}", ref).stdout
+					var got dockerspec.HealthcheckConfig
+					if err := json.Unmarshal([]byte(out), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
+						t.Fatalf("docker image inspect: the health check is %s (%v), want %+v", out, err, tc.want)
+					}
+					dockerRun(t, e, name, "--detach", "--network", "none", ref)
+					status := ""
+					// Bounded: 80 tries, 250ms apart, well inside the
+					// default interval (30s) the flags replace.
+					for i := 0; i < 80 && status != tc.status; i++ {
+						time.Sleep(250 * time.Millisecond)
+						status = strings.TrimSpace(docker(t, e, "", "inspect", "--format", "{{.State.Health.Status}}", name).stdout)
+					}
+					if status != tc.status {
+						log := docker(t, e, "", "inspect", "--format", "{{json .State.Health.Log}}", name).stdout
+						t.Fatalf("the container is %q after 20 s, want %s; the checks: %s", status, tc.status, log)
 					}
 				})
 			}
