@@ -247,6 +247,16 @@ func TestUndefinedVariable(t *testing.T) {
 			want:    []want{{1, "Usage of undefined variable '$TOOLS'"}},
 		},
 		{
+			// The names of one ARG line come into scope one after the
+			// other, as in a Dockerfile.
+			name:    "one ARG line with several names",
+			nixfile: nf("ARG A=1 B=$A C=$D E=$F", "LABEL b=$B e=$E"),
+			want: []want{
+				{1, "Usage of undefined variable '$D'"},
+				{1, "Usage of undefined variable '$F'"},
+			},
+		},
+		{
 			name:    "suggestion",
 			nixfile: nf("ARG VERSION=1", "ENV APP_HOME=/srv", "LABEL version=$VERSON home=${app_home}"),
 			want: []want{

@@ -11,7 +11,7 @@ type keywordSpec struct {
 }
 
 var keywords = map[string]keywordSpec{
-	"ARG":        {usage: "ARG NAME[=default]"},
+	"ARG":        {usage: "ARG NAME[=default]..."},
 	"NIXPKGS":    {usage: "NIXPKGS <flake ref | ./dir | https://...tar.gz [sha256:...] | <nixpkgs>>"},
 	"PACKAGES":   {usage: "PACKAGES attr..."},
 	"FLAKE":      {usage: "FLAKE ref#output..."},

@@ -82,11 +82,11 @@ func Parse(data []byte) (*File, error) {
 		if text.Len() > MaxLineLength {
 			return nil, errorAt(rng, "the instruction is %d bytes long, more than %d KiB", text.Len(), MaxLineLength>>10)
 		}
-		in, err := parseInstruction(strings.TrimSpace(text.String()), rng)
+		ins, err := parseLine(strings.TrimSpace(text.String()), rng)
 		if err != nil {
 			return nil, err
 		}
-		f.Instructions = append(f.Instructions, in)
+		f.Instructions = append(f.Instructions, ins...)
 		text.Reset()
 		start, first = 0, 0
 	}
@@ -176,6 +176,35 @@ func directive(line string) (key, value string, ok bool) {
 }
 
 var argNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// parseLine parses a logical line: one instruction, or for an ARG that
+// names several arguments (ARG A=1 B=2), one Arg each, in order, as a
+// Dockerfile's ARG declares them; each has the whole line as its Original.
+func parseLine(text string, rng Range) ([]Instruction, error) {
+	word, rest := text, ""
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		word, rest = text[:i], text[i:]
+	}
+	if strings.EqualFold(word, "ARG") {
+		if words, err := splitWords(strings.TrimSpace(rest)); err == nil && len(words) > 1 && len(words) <= MaxWords {
+			ins := make([]Instruction, 0, len(words))
+			for _, w := range words {
+				in, err := parseInstruction(word+" "+w, rng)
+				if err != nil {
+					return nil, err
+				}
+				in.base().Original = text
+				ins = append(ins, in)
+			}
+			return ins, nil
+		}
+	}
+	in, err := parseInstruction(text, rng)
+	if err != nil {
+		return nil, err
+	}
+	return []Instruction{in}, nil
+}
 
 func parseInstruction(text string, rng Range) (Instruction, error) {
 	word, rest := text, ""
@@ -299,8 +328,8 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 	}
 	switch kw {
 	case "ARG":
-		if len(words) != 1 {
-			return nil, errf("takes one NAME[=default] (write one ARG line per argument)")
+		if len(words) != 1 { // parseLine gives each name of a line its own ARG
+			return nil, errf("%s", spec.usage)
 		}
 		name, def, hasDef := strings.Cut(words[0], "=")
 		if !argNameRe.MatchString(name) {

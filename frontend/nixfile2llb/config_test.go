@@ -124,6 +124,12 @@ func TestImageConfig(t *testing.T) {
 			nixfile: "PACKAGES hello\nSTOPSIGNAL SIGRTMIN+3\n",
 		},
 		{
+			// One ARG line, several names: each default sees the ones
+			// before it, as on lines of their own.
+			name:    "args_one_line",
+			nixfile: "PACKAGES hello\nARG VERSION=24.05 CHANNEL=nixos-${VERSION} UNSET\nLABEL channel=$CHANNEL unset=${UNSET-none}\n",
+		},
+		{
 			name: "args_defaults",
 			nixfile: "PACKAGES hello\n" +
 				"ARG VERSION=24.05\n" +
