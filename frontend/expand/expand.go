@@ -456,8 +456,9 @@ func (x *expander) expand(in nixfile.Instruction, buildArgs map[string]string) {
 	}
 }
 
-// args are ENTRYPOINT's, CMD's or HEALTHCHECK's: a JSON form's as written (exec form: no
-// expansion, as in a Dockerfile), a plain form's expanded and split.
+// args are ENTRYPOINT's, CMD's or HEALTHCHECK's: a JSON form's as written
+// (exec form: no expansion, as in a Dockerfile), a plain form's expanded
+// and split.
 func (x *expander) args(raws []string, json bool) []string {
 	if !json {
 		return x.words(raws)

@@ -340,8 +340,7 @@ var lastWins = map[string]bool{"ENTRYPOINT": true, "CMD": true, "USER": true, "S
 func checkDuplicateInstruction(c *Input) []Warning {
 	var out []Warning
 	// ENTRYPOINT, CMD, USER, STOPSIGNAL, HEALTHCHECK: each replaces the one
-	// before. The
-	// warning is at the one that has no effect, as BuildKit's
+	// before. The warning is at the one that has no effect, as BuildKit's
 	// MultipleInstructionsDisallowed is.
 	prev := map[string]nixfile.Instruction{}
 	for _, in := range c.File.Instructions {
@@ -481,9 +480,11 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 		}
 		kw := nixfile.KeywordOf(in)
 		suggestion := fmt.Sprintf(`%s ["sh", "-c", %s]`, kw, jsonString(argsText(in)))
-		if m := healthcheckCmdRe.FindStringSubmatch(nixfile.OriginalOf(in)); m != nil {
+		if _, ok := in.(*nixfile.Healthcheck); ok {
 			// HEALTHCHECK [flags] CMD ["sh", "-c", "command"]
-			suggestion = fmt.Sprintf(`%s ["sh", "-c", %s]`, strings.Join(strings.Fields(m[1]), " "), jsonString(m[2]))
+			if m := healthcheckCmdRe.FindStringSubmatch(nixfile.OriginalOf(in)); m != nil {
+				suggestion = fmt.Sprintf(`%s ["sh", "-c", %s]`, strings.Join(strings.Fields(m[1]), " "), jsonString(m[2]))
+			}
 		}
 		var msg string
 		if assign {
@@ -499,11 +500,11 @@ func checkShellFormNeedsShell(c *Input) []Warning {
 	return out
 }
 
-// argsText is the text of an instruction after its keyword.
 // healthcheckCmdRe splits a plain HEALTHCHECK line into what comes up to
 // CMD (the keyword and flags) and the command.
 var healthcheckCmdRe = regexp.MustCompile(`(?is)^(\S+\s+(?:--\S+\s+)*CMD)\s+(.*?)\s*$`)
 
+// argsText is the text of an instruction after its keyword.
 func argsText(in nixfile.Instruction) string {
 	o := nixfile.OriginalOf(in)
 	if i := strings.IndexFunc(o, unicode.IsSpace); i >= 0 {
