@@ -48,7 +48,7 @@ type Options struct {
 //     STOPSIGNAL, "NONE" for HEALTHCHECK NONE;
 //   - Pairs: the variables of ENV, the labels of LABEL, HEALTHCHECK's flags
 //     (names without "--");
-//   - Chmod and Chown: COPY's flags.
+//   - Chmod, Chown and Excludes: COPY's flags.
 type Line struct {
 	In nixfile.Instruction
 	// Scope is the variables in scope before the line, in the order they
@@ -76,6 +76,8 @@ type Line struct {
 	Set          bool
 	Pairs        []nixfile.KeyValue
 	Chmod, Chown string
+	// Excludes are COPY's --exclude patterns.
+	Excludes []string
 }
 
 // Range is where the line is in the Nixfile.
@@ -403,6 +405,10 @@ func (x *expander) expand(in nixfile.Instruction, buildArgs map[string]string) {
 		}
 		if in.Chown != "" {
 			l.Chown, _ = x.word(in.Chown)
+		}
+		for _, e := range in.Excludes {
+			v, _ := x.word(e)
+			l.Excludes = append(l.Excludes, v)
 		}
 	case *nixfile.Env:
 		for _, kv := range in.Vars {

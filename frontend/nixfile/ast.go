@@ -88,8 +88,12 @@ type Build struct {
 // ["src", ..., "dest"].
 type Copy struct {
 	Base
-	Chmod   string
-	Chown   string
+	Chmod string
+	Chown string
+	// Excludes are the --exclude patterns, as written.
+	Excludes []string
+	// Link is --link: accepted for Dockerfiles' sake (see the docs).
+	Link    bool
 	Sources []string
 	Dest    string
 	JSON    bool // the paths were a JSON array: each string is one path

@@ -8,15 +8,19 @@ import (
 type keywordSpec struct {
 	usage string
 	flags []string
+	// bools are the flags that may be given without a value (true), and
+	// repeatable the ones that may be given more than once.
+	bools, repeatable []string
 }
 
 var keywords = map[string]keywordSpec{
-	"ARG":        {usage: "ARG NAME[=default]..."},
-	"NIXPKGS":    {usage: "NIXPKGS <flake ref | ./dir | https://...tar.gz [sha256:...] | <nixpkgs>>"},
-	"PACKAGES":   {usage: "PACKAGES attr..."},
-	"FLAKE":      {usage: "FLAKE ref#output..."},
-	"BUILD":      {usage: "BUILD file.nix [attr...]"},
-	"COPY":       {usage: "COPY [--chmod=MODE] [--chown=USER[:GROUP]] src... dest", flags: []string{"chmod", "chown"}},
+	"ARG":      {usage: "ARG NAME[=default]..."},
+	"NIXPKGS":  {usage: "NIXPKGS <flake ref | ./dir | https://...tar.gz [sha256:...] | <nixpkgs>>"},
+	"PACKAGES": {usage: "PACKAGES attr..."},
+	"FLAKE":    {usage: "FLAKE ref#output..."},
+	"BUILD":    {usage: "BUILD file.nix [attr...]"},
+	"COPY": {usage: "COPY [--chmod=MODE] [--chown=USER[:GROUP]] [--exclude=PATTERN]... [--link] src... dest",
+		flags: []string{"chmod", "chown", "exclude", "link"}, bools: []string{"link"}, repeatable: []string{"exclude"}},
 	"ENV":        {usage: "ENV KEY=VALUE..."},
 	"LABEL":      {usage: "LABEL KEY=VALUE..."},
 	"ENTRYPOINT": {usage: `ENTRYPOINT ["executable", "arg"...] or ENTRYPOINT executable arg...`},

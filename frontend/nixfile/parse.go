@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -255,7 +256,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 			if err != nil {
 				return nil, errf("%v", err)
 			}
-			flags, extra, err := parseFlags(flagWords, spec.flags)
+			flags, extra, err := parseFlags(flagWords, spec)
 			if err != nil {
 				return nil, errf("%v", err)
 			}
@@ -266,8 +267,8 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 			if len(extra) > 0 || len(paths) < 2 {
 				return nil, errf("%s", spec.usage)
 			}
-			return &Copy{Base: base, Chmod: flags["chmod"], Chown: flags["chown"],
-				Sources: paths[:len(paths)-1], Dest: paths[len(paths)-1], JSON: true}, nil
+			return &Copy{Base: base, Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
+				Excludes: flags["exclude"], Sources: paths[:len(paths)-1], Dest: paths[len(paths)-1], JSON: true}, nil
 		}
 	}
 
@@ -322,7 +323,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		}
 	}
 
-	flags, words, err := parseFlags(words, spec.flags)
+	flags, words, err := parseFlags(words, spec)
 	if err != nil {
 		return nil, errf("%v", err)
 	}
@@ -350,8 +351,8 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		if len(words) < 2 {
 			return nil, errf("%s", spec.usage)
 		}
-		return &Copy{Base: base, Chmod: flags["chmod"], Chown: flags["chown"],
-			Sources: words[:len(words)-1], Dest: words[len(words)-1]}, nil
+		return &Copy{Base: base, Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
+			Excludes: flags["exclude"], Sources: words[:len(words)-1], Dest: words[len(words)-1]}, nil
 	case "ENV":
 		if !strings.Contains(words[0], "=") {
 			// The old form, ENV KEY VALUE: the value is the rest of the
@@ -401,7 +402,7 @@ func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string
 	if err != nil {
 		return nil, errf("%v", err)
 	}
-	flags, _, err := parseFlags(flagWords, spec.flags)
+	flags, _, err := parseFlags(flagWords, spec)
 	if err != nil {
 		return nil, errf("%v", err)
 	}
@@ -422,7 +423,7 @@ func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string
 	}
 	h := &Healthcheck{Base: base}
 	for _, name := range spec.flags {
-		if v, ok := flags[name]; ok {
+		if v := flag(flags, name); v != "" {
 			h.Flags = append(h.Flags, KeyValue{Key: name, Value: v})
 		}
 	}
@@ -491,31 +492,44 @@ func jsonErr(err error) string {
 	return err.Error()
 }
 
-// parseFlags takes the leading --name=value words.
-func parseFlags(words []string, allowed []string) (map[string]string, []string, error) {
-	flags := map[string]string{}
+// parseFlags takes the leading --name=value words: each flag once, but
+// for the keyword's repeatable ones, which may come again; a bool flag may
+// be given without a value, meaning true.
+func parseFlags(words []string, spec keywordSpec) (map[string][]string, []string, error) {
+	flags := map[string][]string{}
 	for len(words) > 0 && strings.HasPrefix(words[0], "--") {
 		name, value, ok := strings.Cut(strings.TrimPrefix(words[0], "--"), "=")
-		known := false
-		for _, a := range allowed {
-			known = known || a == name
-		}
-		if !known {
-			if len(allowed) == 0 {
+		if !slices.Contains(spec.flags, name) {
+			if len(spec.flags) == 0 {
 				return nil, nil, fmt.Errorf("takes no flags, got %s", words[0])
 			}
-			return nil, nil, fmt.Errorf("unknown flag %s (allowed: --%s)", words[0], strings.Join(allowed, ", --"))
+			return nil, nil, fmt.Errorf("unknown flag %s (allowed: --%s)", words[0], strings.Join(spec.flags, ", --"))
 		}
-		if !ok || value == "" {
+		switch {
+		case slices.Contains(spec.bools, name):
+			if !ok {
+				value = "true"
+			} else if value != "true" && value != "false" {
+				return nil, nil, fmt.Errorf("flag --%s is true or false, got %q", name, value)
+			}
+		case !ok || value == "":
 			return nil, nil, fmt.Errorf("flag --%s needs a value (--%s=VALUE)", name, name)
 		}
-		if _, dup := flags[name]; dup {
+		if _, dup := flags[name]; dup && !slices.Contains(spec.repeatable, name) {
 			return nil, nil, fmt.Errorf("flag --%s given twice", name)
 		}
-		flags[name] = value
+		flags[name] = append(flags[name], value)
 		words = words[1:]
 	}
 	return flags, words, nil
+}
+
+// flag is a flag's value, or "" when it was not given.
+func flag(flags map[string][]string, name string) string {
+	if v := flags[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // parseKeyValues reads KEY=VALUE pairs.

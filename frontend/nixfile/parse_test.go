@@ -49,7 +49,11 @@ func fields(in Instruction) string {
 	case *Build:
 		return fmt.Sprintf("File=%q Attrs=%q", in.File, in.Attrs)
 	case *Copy:
-		return fmt.Sprintf("JSON=%t Chmod=%q Chown=%q Sources=%q Dest=%q", in.JSON, in.Chmod, in.Chown, in.Sources, in.Dest)
+		out := fmt.Sprintf("JSON=%t Chmod=%q Chown=%q Sources=%q Dest=%q", in.JSON, in.Chmod, in.Chown, in.Sources, in.Dest)
+		if len(in.Excludes) > 0 || in.Link {
+			out += fmt.Sprintf(" Excludes=%q Link=%t", in.Excludes, in.Link)
+		}
+		return out
 	case *Env:
 		return "Vars=" + fmtKeyValues(in.Vars)
 	case *Label:
@@ -283,11 +287,13 @@ func TestParseErrors(t *testing.T) {
 		{name: "CMD JSON numbers", input: "CMD [1, 2]\n", wantLine: 1, wantMsg: "every element must be a string"},
 		{name: "CMD JSON single quotes", input: "CMD ['a']\n", wantLine: 1, wantMsg: "CMD: invalid JSON"},
 		{name: "VOLUME bad JSON", input: "VOLUME [/data]\n", wantLine: 1, wantMsg: "VOLUME: invalid JSON"},
-		{name: "COPY unknown flag", input: "COPY --from=build /a /b\n", wantLine: 1, wantMsg: "unknown flag --from=build (allowed: --chmod, --chown)"},
+		{name: "COPY unknown flag", input: "COPY --from=build /a /b\n", wantLine: 1, wantMsg: "unknown flag --from=build (allowed: --chmod, --chown, --exclude, --link)"},
 		{name: "COPY flags are case sensitive", input: "COPY --CHMOD=0644 /a /b\n", wantLine: 1, wantMsg: "unknown flag --CHMOD=0644"},
 		{name: "COPY flag without value", input: "COPY --chmod /a /b\n", wantLine: 1, wantMsg: "flag --chmod needs a value"},
 		{name: "COPY flag with empty value", input: "COPY --chown= /a /b\n", wantLine: 1, wantMsg: "flag --chown needs a value"},
 		{name: "COPY flag twice", input: "COPY --chmod=1 --chmod=2 /a /b\n", wantLine: 1, wantMsg: "flag --chmod given twice"},
+		{name: "COPY --link with a value that is not a bool", input: "COPY --link=yes /a /b\n", wantLine: 1, wantMsg: `flag --link is true or false, got "yes"`},
+		{name: "COPY --exclude without a value", input: "COPY --exclude /a /b\n", wantLine: 1, wantMsg: "flag --exclude needs a value"},
 		{name: "COPY one word", input: "COPY /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
 		{name: "COPY JSON with one path", input: "COPY [\"/a\"]\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
 		{name: "COPY bad JSON", input: "PACKAGES a\nCOPY [\"a\", b]\n", wantLine: 2, wantMsg: "COPY: invalid JSON array"},

@@ -28,6 +28,8 @@ type wantCopy struct {
 	mode int32    // -1 is none
 	// owner is "UID:GID" or "name:NAME[:NAME]".
 	owner string
+	// excludes are the --exclude patterns each source's copy has.
+	excludes []string
 }
 
 func owner(c *pb.ChownOpt) string {
@@ -129,6 +131,19 @@ func TestAssemble(t *testing.T) {
 			wantCopies: []wantCopy{
 				{line: 3, srcs: []string{"/my file.txt", `/it's "x".conf`}, dest: "/etc/conf d/", mode: -1, owner: "0:0"},
 				{line: 4, srcs: []string{`/a\b`}, dest: "/k", mode: 0o600, owner: "0:0"},
+			},
+		},
+		{
+			// --exclude applies to each source, as a Dockerfile's; --link
+			// changes nothing.
+			name: "COPY --exclude and --link",
+			nixfile: "ROOTFS none\n" + // 1
+				"ARG SKIP='*.tmp'\n" + // 2
+				"COPY --exclude=*.md --exclude=$SKIP --link src/ conf /app/\n" + // 3
+				"COPY --link=false --exclude=**/test [\"a b\", \"/c\"]\n", // 4
+			wantCopies: []wantCopy{
+				{line: 3, srcs: []string{"/src", "/conf"}, dest: "/app/", mode: -1, owner: "0:0", excludes: []string{"*.md", "*.tmp"}},
+				{line: 4, srcs: []string{"/a b"}, dest: "/c", mode: -1, owner: "0:0", excludes: []string{"**/test"}},
 			},
 		},
 		{
@@ -312,6 +327,9 @@ func checkCopies(t *testing.T, img *image, want []wantCopy, epoch time.Time) {
 			}
 			if got := owner(cp.Owner); got != w.owner {
 				t.Errorf("line %d: %s is owned by %s, want %s", w.line, cp.Src, got, w.owner)
+			}
+			if !slices.Equal(cp.ExcludePatterns, w.excludes) {
+				t.Errorf("line %d: %s excludes %q, want %q", w.line, cp.Src, cp.ExcludePatterns, w.excludes)
 			}
 			if !cp.AllowWildcard || cp.AllowEmptyWildcard || !cp.DirCopyContents || !cp.FollowSymlink || !cp.CreateDestPath {
 				t.Errorf("line %d: %s: wildcards %t (empty %t), contents only %t, follow symlinks %t, create dest %t; want true, false, true, true, true",

@@ -511,6 +511,7 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch 
 			CopyDirContentsOnly: true,
 			FollowSymlinks:      true,
 			ChownOpt:            owner,
+			ExcludePatterns:     c.excludes,
 		}
 		if c.mode != nil {
 			info.Mode = &llb.ChmodOpt{Mode: osFileMode(*c.mode)}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -132,6 +133,19 @@ func TestConvertErrors(t *testing.T) {
 			nixfile:  "COPY ../secrets /secrets\n",
 			wantLine: 1,
 			wantMsg:  "outside the build context",
+		},
+		{
+			name:     "COPY --exclude that is not a pattern",
+			nixfile:  "PACKAGES hello\nCOPY --exclude=[a a /a\n",
+			wantLine: 2,
+			wantMsg:  "invalid --exclude=[a",
+		},
+		{
+			name:     "COPY --exclude on a BuildKit whose copies take no patterns",
+			nixfile:  "COPY --exclude=*.md . /a\n",
+			opt:      nixfile2llb.ConvertOpt{LLBCaps: capsWithout(pb.CapFileCopyIncludeExcludePatterns)},
+			wantLine: 1,
+			wantMsg:  "--exclude needs a BuildKit whose copies take exclude patterns",
 		},
 		{
 			name:     "COPY --chmod that is not octal",

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/patternmatcher"
 	"github.com/nixfile/nixfile/frontend/expand"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -57,6 +58,9 @@ type copyOp struct {
 	text    string
 	workdir string // WORKDIR at the COPY: a relative dest is under it
 	instr   nixfile.Instruction
+	// excludes are the --exclude patterns, matched as a Dockerfile's
+	// COPY --exclude matches them (under each source).
+	excludes []string
 }
 
 type chown struct {
@@ -183,6 +187,18 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 					}
 				}
 				c.chown = &chown{user: u, group: g}
+			}
+			for _, e := range l.Excludes {
+				if e == "" {
+					continue // --exclude=$UNSET excludes nothing
+				}
+				if _, err := patternmatcher.New([]string{e}); err != nil {
+					return nil, errAt("invalid --exclude=%s: %v", e, err)
+				}
+				c.excludes = append(c.excludes, e)
+			}
+			if len(c.excludes) > 0 && nixllb.CapsOf(opt.LLBCaps).NoCopyPatterns {
+				return nil, errAt("--exclude needs a BuildKit whose copies take exclude patterns (the file.copy.includeexcludepatterns capability), and this one's do not: upgrade it, or leave --exclude out")
 			}
 			r.copies = append(r.copies, c)
 		case *nixfile.Env:

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"reflect"
 	"sort"
 	"strings"
@@ -208,5 +209,36 @@ func TestCopyJSONForm(t *testing.T) {
 		if f, ok := img.files[name]; !ok || string(f.data) != want {
 			t.Errorf("%s is %q (present: %t), want %q", name, f.data, ok, want)
 		}
+	}
+}
+
+// COPY --exclude leaves out what its patterns match under each source, on
+// a real BuildKit, as a Dockerfile's does; --link changes nothing.
+func TestCopyExclude(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{
+		"Nixfile": "ROOTFS none\nARG SKIP=*.tmp\n" +
+			"COPY --exclude=*.md --exclude=$SKIP --exclude=**/test --link src/ /app/\n",
+		"src/README.md":       "docs\n",
+		"src/main.conf":       "conf\n",
+		"src/cache.tmp":       "tmp\n",
+		"src/sub/notes.md":    "kept: *.md matches at the top only\n",
+		"src/sub/test/case":   "left out\n",
+		"src/sub/data":        "data\n",
+		"src/test/other/file": "left out\n",
+	})
+	img, err := build(t, bed, dir, buildOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for name, f := range img.files {
+		if strings.HasPrefix(name, "app/") && f.typeflag == tar.TypeReg {
+			got = append(got, name)
+		}
+	}
+	sort.Strings(got)
+	if want := []string{"app/main.conf", "app/sub/data", "app/sub/notes.md"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the image's /app has the files %q, want %q", got, want)
 	}
 }
