@@ -57,6 +57,14 @@ var aliases = map[string]string{
 	"RUN":     "BUILD",
 }
 
+// dockerfileOnly are the Dockerfile instructions a Nixfile has no use
+// for, with why and what to write instead.
+var dockerfileOnly = map[string]string{
+	"SHELL":      "nothing runs in the image while it is built, and ENTRYPOINT, CMD and HEALTHCHECK run without a shell; for one, install it (PACKAGES bash) and use the JSON form",
+	"ONBUILD":    "an image built from a Nixfile runs no later build's instructions; put them in that build's Nixfile",
+	"MAINTAINER": "it is deprecated in Dockerfiles too; write LABEL org.opencontainers.image.authors=NAME",
+}
+
 // suggest returns the keyword closest to an unknown word, or "".
 func suggest(word string) string {
 	if a, ok := aliases[strings.ToUpper(word)]; ok {

@@ -219,6 +219,9 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 	spec, known := keywords[kw]
 	if !known {
 		msg := fmt.Sprintf("unknown instruction %q", word)
+		if why, ok := dockerfileOnly[kw]; ok {
+			return nil, errorAt(rng, "%s: a Nixfile has no %s: %s", msg, kw, why)
+		}
 		if s := suggest(kw); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
