@@ -91,7 +91,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}) {
 		go loadContext() //nolint:errcheck // the plan's call reports it
 	}
-	warnChecks(ctx, f, bc, src, x)
+	if err := warnChecks(ctx, f, bc, src, x); err != nil {
+		return nil, err
+	}
 
 	caps, gwCaps := c.BuildOpts().LLBCaps, c.BuildOpts().Caps
 	if err := requireCaps(&caps, &gwCaps); err != nil {

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/containerd/platforms"
 
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
@@ -96,7 +99,12 @@ func pbRanges(rs ...nixfile.Range) []*pb.Range {
 func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) *lint.LintResults {
 	results := &lint.LintResults{Warnings: []lint.Warning{}}
 	idx := results.AddSource(src.SourceMap)
-	for _, w := range nixlint.Check(f, lintOptions(bc, x)) {
+	lc, err := checkConfig(f, bc)
+	if err != nil {
+		results.Error = lintBuildError(err, idx)
+		return results
+	}
+	for _, w := range nixlint.Check(f, lintOptions(lc, bc, x)) {
 		r := nixlint.RuleByName(w.Rule)
 		results.Warnings = append(results.Warnings, lint.Warning{
 			RuleName:    r.Name,
@@ -112,15 +120,29 @@ func check(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *docke
 	return results
 }
 
+// checkConfig is how the checks run, as for a Dockerfile:
+// --build-arg BUILDKIT_DOCKERFILE_CHECK=... (dockerui parsed it) if given,
+// else the Nixfile's "# check=" directive: skip=RULE,...|all, and
+// error=true to fail the build on a warning.
+func checkConfig(f *nixfile.File, bc *dockerui.Client) (*linter.Config, error) {
+	if bc.LinterConfig != nil {
+		return bc.LinterConfig, nil
+	}
+	if f.CheckRange == nil {
+		return &linter.Config{}, nil
+	}
+	lc, err := linter.ParseLintOptions(f.Check)
+	if err != nil {
+		return nil, &nixfile.LocationError{Range: *f.CheckRange,
+			Err: fmt.Errorf("the check directive: %w (give skip=RULE,... or skip=all, and error=true or false, separated by ;)", err)}
+	}
+	return lc, nil
+}
+
 // lintOptions are the checks' options, for --call check and for the
 // warnings of a build alike.
-func lintOptions(bc *dockerui.Client, x *expansions) nixlint.Options {
-	opt := nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc))}
-	// --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=RULE,... (dockerui reads it).
-	if lc := bc.LinterConfig; lc != nil {
-		opt.Skip, opt.SkipAll = lc.SkipRules, lc.SkipAll
-	}
-	return opt
+func lintOptions(lc *linter.Config, bc *dockerui.Client, x *expansions) nixlint.Options {
+	return nixlint.Options{BuildArgs: bc.BuildArgs, Expanded: x.of(lintPlatform(bc)), Skip: lc.SkipRules, SkipAll: lc.SkipAll}
 }
 
 // syntaxErrorResults is --call check's result for a Nixfile that does not
@@ -142,9 +164,18 @@ func lintBuildError(err error, sourceIndex int) *lint.BuildError {
 }
 
 // warnChecks shows the checks' warnings during a normal build, as BuildKit
-// does for a Dockerfile: buildx prints them with their lines at the end.
-func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) {
-	for _, w := range nixlint.Check(f, lintOptions(bc, x)) {
+// does for a Dockerfile: buildx prints them with their lines at the end;
+// with error=true in the checks' config, they fail the build.
+func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *expansions) error {
+	lc, err := checkConfig(f, bc)
+	if err != nil {
+		return err
+	}
+	var rules []string
+	for _, w := range nixlint.Check(f, lintOptions(lc, bc, x)) {
+		if !slices.Contains(rules, w.Rule) {
+			rules = append(rules, w.Rule)
+		}
 		r := nixlint.RuleByName(w.Rule)
 		msg := fmt.Sprintf("%s: %s", r.Name, w.Message)
 		if len(w.Ranges) > 0 {
@@ -157,6 +188,11 @@ func warnChecks(ctx context.Context, f *nixfile.File, bc *dockerui.Client, src *
 			URL:    r.Doc,
 		})
 	}
+	if lc.ReturnAsError && len(rules) > 0 {
+		// As a Dockerfile's check=error=true: the warnings fail the build.
+		return fmt.Errorf("lint violation found for rules: %s (the check directive or BUILDKIT_DOCKERFILE_CHECK asks for error=true)", strings.Join(rules, ", "))
+	}
+	return nil
 }
 
 // buildError is the first error the build would stop at before it runs

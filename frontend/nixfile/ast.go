@@ -19,8 +19,13 @@ type Range struct {
 type File struct {
 	// Syntax is the frontend image named by a "# syntax=" line among the
 	// leading parser directives.
-	Syntax       string
-	SyntaxRange  *Range
+	Syntax      string
+	SyntaxRange *Range
+	// Check is the value of a "# check=" line among the leading parser
+	// directives (which checks to skip, whether a warning fails the
+	// build), as a Dockerfile's; CheckRange is nil without one.
+	Check        string
+	CheckRange   *Range
 	Instructions []Instruction
 }
 

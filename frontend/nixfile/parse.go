@@ -41,9 +41,12 @@ func Parse(data []byte) (*File, error) {
 			// "# key=value"; any other line, a blank one included, ends them
 			// and is read as usual.
 			if k, v, ok := directive(trimmed); ok {
-				if k == "syntax" && f.Syntax == "" {
-					f.Syntax = v
-					f.SyntaxRange = &Range{Start: Position{Line: n}, End: Position{Line: n, Character: len(raw)}}
+				rng := &Range{Start: Position{Line: n}, End: Position{Line: n, Character: len(raw)}}
+				switch {
+				case k == "syntax" && f.Syntax == "":
+					f.Syntax, f.SyntaxRange = v, rng
+				case k == "check" && f.CheckRange == nil:
+					f.Check, f.CheckRange = v, rng
 				}
 				continue // escape is accepted and ignored: the escape character is always \
 			}
@@ -162,15 +165,15 @@ func splitLines(data []byte) []string {
 
 var directiveRe = regexp.MustCompile(`^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`)
 
-// directive recognises a parser directive: "# syntax=REF" or "# escape=C".
-// Any other "# key=value" is an ordinary comment.
+// directive recognises a parser directive: "# syntax=REF", "# escape=C" or
+// "# check=OPTIONS". Any other "# key=value" is an ordinary comment.
 func directive(line string) (key, value string, ok bool) {
 	m := directiveRe.FindStringSubmatch(line)
 	if m == nil {
 		return "", "", false
 	}
 	switch k := strings.ToLower(m[1]); k {
-	case "syntax", "escape":
+	case "syntax", "escape", "check":
 		return k, m[2], true
 	}
 	return "", "", false

@@ -22,6 +22,9 @@ func dump(f *File) string {
 	} else if f.Syntax != "" {
 		fmt.Fprintf(&b, "?:? syntax %q (no SyntaxRange)\n", f.Syntax)
 	}
+	if f.CheckRange != nil {
+		fmt.Fprintf(&b, "%s check %q\n", fmtRange(*f.CheckRange), f.Check)
+	}
 	for _, in := range f.Instructions {
 		fmt.Fprintf(&b, "%s %s %s\n", fmtRange(Location(in)), KeywordOf(in), fields(in))
 	}
@@ -189,6 +192,10 @@ func TestParseSmall(t *testing.T) {
 			want: "3:0-3:10 PACKAGES Attrs=[\"x\"]\n"},
 		{name: "escape is a directive, ignored", input: "# escape=`\n  # Syntax = a/b \nPACKAGES x`\n",
 			want: "2:0-2:17 syntax \"a/b\"\n3:0-3:11 PACKAGES Attrs=[\"x`\"]\n"},
+		{name: "check directive, the first counts", input: "# check=skip=RunsAsRoot;error=true\n#syntax=a/b\n# CHECK = skip=all\nPACKAGES x\n",
+			want: "2:0-2:11 syntax \"a/b\"\n1:0-1:34 check \"skip=RunsAsRoot;error=true\"\n4:0-4:10 PACKAGES Attrs=[\"x\"]\n"},
+		{name: "check after an instruction is a comment", input: "PACKAGES x\n# check=error=true\n",
+			want: "1:0-1:10 PACKAGES Attrs=[\"x\"]\n"},
 		{name: "syntax after a plain comment is a comment", input: "# hello\n# syntax=a/b\nPACKAGES x\n",
 			want: "3:0-3:10 PACKAGES Attrs=[\"x\"]\n"},
 		{name: "continued pieces are joined without a space", input: "PACKAGES hel\\\nlo\n",

@@ -190,6 +190,46 @@ func TestBuildShowsCheckWarnings(t *testing.T) {
 	}
 }
 
+// A "# check=" directive configures the checks as a Dockerfile's does:
+// error=true fails the build on a warning, naming the rules; skip= leaves
+// rules out; BUILDKIT_DOCKERFILE_CHECK, when given, replaces the directive;
+// a directive that says nothing valid fails at its line.
+func TestCheckDirective(t *testing.T) {
+	bed := testbed.Require(t)
+	const warns = "PACKAGES hello\nCMD hello && echo done\n" // UnpinnedPackageSet, RunsAsRoot, ShellFormNeedsShell
+	tests := []struct {
+		name, nixfile string
+		attrs         map[string]string
+		wantErr       []string // nil: the build succeeds
+	}{
+		{name: "error=true fails on a warning", nixfile: "# check=error=true\n" + warns,
+			wantErr: []string{"lint violation found for rules: ", "RunsAsRoot", "ShellFormNeedsShell", "UnpinnedPackageSet"}},
+		{name: "the rules that warn skipped", nixfile: "# check=skip=UnpinnedPackageSet,RunsAsRoot,ShellFormNeedsShell;error=true\n" + warns},
+		{name: "the build arg replaces the directive", nixfile: "# check=error=true\n" + warns,
+			attrs: map[string]string{"build-arg:BUILDKIT_DOCKERFILE_CHECK": "skip=RunsAsRoot"}},
+		{name: "error=true from the build arg", nixfile: warns,
+			attrs:   map[string]string{"build-arg:BUILDKIT_DOCKERFILE_CHECK": "skip=RunsAsRoot,UnpinnedPackageSet;error=true"},
+			wantErr: []string{"lint violation found for rules: ShellFormNeedsShell"}},
+		{name: "not a check directive", nixfile: "# check=nonsense\nPACKAGES hello\n", wantErr: []string{"line 1: the check directive: "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := build(t, bed, writeContext(t, map[string]string{"Nixfile": tc.nixfile}), buildOpts{attrs: tc.attrs})
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("the build failed: %v", err)
+			case tc.wantErr != nil && err == nil:
+				t.Fatalf("the build succeeded, want an error with %q", tc.wantErr)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("the error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
 // linux/amd64 builds; a platform the frontend does not build for fails
 // with an error naming the nix system it maps to.
 func TestPlatforms(t *testing.T) {
