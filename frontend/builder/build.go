@@ -91,6 +91,9 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	}) {
 		go loadContext() //nolint:errcheck // the plan's call reports it
 	}
+	if err := checkTarget(bc); err != nil {
+		return nil, err
+	}
 	if err := warnChecks(ctx, f, bc, src, x); err != nil {
 		return nil, err
 	}

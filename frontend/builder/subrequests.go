@@ -52,10 +52,23 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *
 		},
 		ListTargets: func(ctx context.Context) (*targets.List, error) {
 			return &targets.List{Sources: [][]byte{src.Data}, Targets: []targets.Target{{
-				Name: "default", Default: true, Description: "the image built from the Nixfile",
+				Name: defaultTarget, Default: true, Description: "the image built from the Nixfile",
 			}}}, nil
 		},
 	}
+}
+
+// defaultTarget is the one target a Nixfile has: its image.
+const defaultTarget = "default"
+
+// checkTarget fails a build asked for a target the Nixfile does not have
+// (--target), as a Dockerfile's build does for a stage it does not have,
+// rather than build the one it has.
+func checkTarget(bc *dockerui.Client) error {
+	if bc.Target != "" && bc.Target != defaultTarget {
+		return fmt.Errorf("target %q could not be found: a Nixfile has one target, %q (--call targets lists it)", bc.Target, defaultTarget)
+	}
+	return nil
 }
 
 // outlineArgs are the Nixfile's ARGs with the values in effect: the

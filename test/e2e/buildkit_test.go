@@ -230,6 +230,20 @@ func TestCheckDirective(t *testing.T) {
 	}
 }
 
+// --target default builds the image; a target the Nixfile does not have
+// fails the build, as a Dockerfile's does for a stage it lacks.
+func TestTarget(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\n"})
+	if _, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"target": "default"}}); err != nil {
+		t.Fatalf("--target default: %v", err)
+	}
+	_, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"target": "dev"}})
+	if err == nil || !strings.Contains(err.Error(), `target "dev" could not be found: a Nixfile has one target, "default"`) {
+		t.Errorf("--target dev: %v, want an error naming the target", err)
+	}
+}
+
 // linux/amd64 builds; a platform the frontend does not build for fails
 // with an error naming the nix system it maps to.
 func TestPlatforms(t *testing.T) {
