@@ -53,6 +53,9 @@ type StageSpec struct {
 	// Network is the build step's network mode (--network); the zero
 	// value is the daemon's default.
 	Network pb.NetMode
+	// RunOptions go to every nix step, as the build's --add-host,
+	// --ulimit, --shm-size and --cgroup-parent go to a Dockerfile's RUN.
+	RunOptions []llb.RunOption
 	// Timeout, in seconds, stops the nix build past it; 0 is no limit.
 	Timeout int
 	// Archiver, when set, writes the closure as archives (see Stage).
@@ -363,6 +366,7 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	if spec.Network != pb.NetMode_UNSET {
 		opts = append(opts, llb.Network(spec.Network))
 	}
+	opts = append(opts, spec.RunOptions...)
 	if spec.Timeout > 0 {
 		opts = append(opts, llb.AddEnv("NIXFILE_NIX_TIMEOUT", fmt.Sprint(spec.Timeout)))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/apicaps"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
@@ -125,11 +126,12 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 				return images.get(ref, p)
 			},
-			Archiver: func(context.Context) *nixllb.Archiver { return archiver() },
-			Epoch:    epoch,
-			NoCache:  bc.IsNoCache(""),
-			LLBCaps:  &caps,
-			Network:  bc.NetworkMode,
+			Archiver:   func(context.Context) *nixllb.Archiver { return archiver() },
+			Epoch:      epoch,
+			NoCache:    bc.IsNoCache(""),
+			LLBCaps:    &caps,
+			Network:    bc.NetworkMode,
+			RunOptions: runOptions(bc, &caps),
 		}
 		if platform != nil {
 			opt.Expanded = x.of(*platform)
@@ -168,6 +170,30 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 	}
 	return rb.Finalize()
+}
+
+// runOptions are what --add-host, --ulimit, --shm-size and
+// --cgroup-parent give every nix step, as BuildKit's Dockerfile frontend
+// gives them every RUN (the last three where the daemon can apply them):
+// a binary cache reached by a name only --add-host resolves, more open
+// files for a big build.
+func runOptions(bc *dockerui.Client, caps *apicaps.CapSet) []llb.RunOption {
+	var opts []llb.RunOption
+	for _, h := range bc.ExtraHosts {
+		opts = append(opts, llb.AddExtraHost(h.Host, h.IP))
+	}
+	if caps.Supports(pb.CapExecMetaUlimit) == nil {
+		for _, u := range bc.Ulimits {
+			opts = append(opts, llb.AddUlimit(llb.UlimitName(u.Name), u.Soft, u.Hard))
+		}
+	}
+	if bc.ShmSize > 0 && caps.Supports(pb.CapExecMountTmpfsSize) == nil {
+		opts = append(opts, llb.AddMount("/dev/shm", llb.Scratch(), llb.Tmpfs(llb.TmpfsSize(bc.ShmSize))))
+	}
+	if bc.CgroupParent != "" && caps.Supports(pb.CapExecMetaCgroupParent) == nil {
+		opts = append(opts, llb.WithCgroupParent(bc.CgroupParent))
+	}
+	return opts
 }
 
 // firstPlatform is the platform the build's first plan is for.

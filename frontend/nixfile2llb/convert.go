@@ -87,6 +87,9 @@ type ConvertOpt struct {
 	// Network is the nix stage's network mode (--network); the zero value
 	// is the daemon's default, as for a Dockerfile's RUN.
 	Network pb.NetMode
+	// RunOptions are what the build gives every nix step as it would a
+	// Dockerfile's RUN: --add-host, --ulimit, --shm-size, --cgroup-parent.
+	RunOptions []llb.RunOption
 }
 
 // StoreArg is the build arg that gives the nix stage a store cache of its
@@ -237,6 +240,7 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		ImageHasStore: resolved.HasStore,
 		IgnoreCache:   opt.NoCache,
 		Network:       opt.Network,
+		RunOptions:    opt.RunOptions,
 		Archiver:      archiver,
 		MaxLayers:     r.maxLayers,
 	}

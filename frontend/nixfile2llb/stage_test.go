@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -901,5 +902,24 @@ func TestImageWithAStoreNeedsNoSeed(t *testing.T) {
 		if want := map[bool]int{true: 1, false: 2}[hasStore]; steps != want {
 			t.Errorf("image has a store: %t: %d exec steps, want %d", hasStore, steps, want)
 		}
+	}
+}
+
+// The build's RUN options (--add-host, --ulimit, ...) reach every nix step
+// of the stage, as they reach a Dockerfile's RUN.
+func TestRunOptionsReachTheNixSteps(t *testing.T) {
+	opt := nixfile2llb.ConvertOpt{RunOptions: []llb.RunOption{
+		llb.AddExtraHost("cache.test", net.ParseIP("10.0.0.7")),
+		llb.AddUlimit(llb.UlimitNofile, 4096, 8192),
+	}}
+	plan := newPlan(t, "PACKAGES hello\n", opt)
+	g := marshal(t, plan.Stage.Meta)
+	build := g.execChain(t, g.out)[0]
+	m := build.exec().Meta
+	if len(m.ExtraHosts) != 1 || m.ExtraHosts[0].Host != "cache.test" || m.ExtraHosts[0].IP != "10.0.0.7" {
+		t.Errorf("the nix step's extra hosts are %v, want cache.test=10.0.0.7", m.ExtraHosts)
+	}
+	if len(m.Ulimit) != 1 || m.Ulimit[0].Name != "nofile" || m.Ulimit[0].Soft != 4096 || m.Ulimit[0].Hard != 8192 {
+		t.Errorf("the nix step's ulimits are %v, want nofile=4096:8192", m.Ulimit)
 	}
 }

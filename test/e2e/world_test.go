@@ -3,10 +3,12 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -396,5 +398,35 @@ func TestStoreSeededFromAPopulatedNix(t *testing.T) {
 	}
 	if f, ok := img.files[strings.TrimPrefix(seed, "/")]; !ok || !strings.Contains(string(f.data), "came with the nix image") {
 		t.Errorf("the image lacks the nix image's store path %s: %v", seed, img.storeEntries())
+	}
+}
+
+// --add-host reaches the nix step, as it reaches a Dockerfile's RUN: a
+// binary cache named by a host name that only --add-host resolves is the
+// one the build substitutes from.
+func TestAddHostReachesTheNixStep(t *testing.T) {
+	bed := testbed.Require(t)
+	w := bed.RequireWorld(t)
+	addr := bed.FreshDaemon(t)
+	l := newHTTPLog(t, w)
+	cache := l.url(w.BinaryCache)
+	u, err := url.Parse(cache)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		t.Fatalf("the bed's binary cache is at %s, want an address of 127.0.0.1", cache)
+	}
+	u.Host = "nixcache.test:" + u.Port()
+	img, err := build(t, bed, writeContext(t, map[string]string{
+		"Nixfile": "NIXCONFIG substituters = " + u.String() + "\nPACKAGES hello\n",
+	}), buildOpts{addr: addr, attrs: map[string]string{"add-hosts": "nixcache.test=127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := builtRe.FindString(img.log); m != "" {
+		t.Errorf("the build built what the cache has: %s", m)
+	}
+	narinfo := "/cache/" + img.storeHash(t, "hello") + ".narinfo"
+	reqs := l.since(t)
+	if !slices.ContainsFunc(reqs, func(r request) bool { return r.path == narinfo && r.status == 200 }) {
+		t.Errorf("the build did not fetch %s from nixcache.test:\n%s", narinfo, summary(reqs))
 	}
 }
