@@ -96,6 +96,10 @@ type ConvertOpt struct {
 // own, shared only with builds that give the same name.
 const StoreArg = "NIXFILE_STORE"
 
+// CacheMountNSArg is BuildKit's build arg that puts a build's cache mounts
+// in a namespace of their own; the store cache is one of them.
+const CacheMountNSArg = "BUILDKIT_CACHE_MOUNT_NS"
+
 // NixImageArg is the build arg that overrides the nix image.
 const NixImageArg = "NIX_IMAGE"
 
@@ -220,14 +224,20 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 		timeout = n
 	}
 	// A store of its own: the platform and image's store, under another
-	// name, that only builds given the same name share.
-	storeID := nixllb.StoreCacheID(imageID, platforms.FormatAll(np))
+	// name, that only builds given the same name share; and in the cache
+	// mount namespace BUILDKIT_CACHE_MOUNT_NS names, as a Dockerfile's
+	// cache mounts are.
+	storeKey := imageID
 	if name := opt.BuildArgs[StoreArg]; name != "" {
 		if len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 			return nil, fmt.Errorf("build arg %s: give a name of at most 128 printable characters, without blanks", StoreArg)
 		}
-		storeID = nixllb.StoreCacheID(imageID+"\x00"+name, platforms.FormatAll(np))
+		storeKey += "\x00" + name
 	}
+	if ns := opt.BuildArgs[CacheMountNSArg]; ns != "" {
+		storeKey += "\x00namespace\x00" + ns
+	}
+	storeID := nixllb.StoreCacheID(storeKey, platforms.FormatAll(np))
 	spec := nixllb.StageSpec{
 		Timeout:       timeout,
 		Image:         img,
