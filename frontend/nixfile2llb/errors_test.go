@@ -86,6 +86,12 @@ func TestConvertErrors(t *testing.T) {
 			wantMsg:  `invalid port range "8010-8000": 8000 is below 8010`,
 		},
 		{
+			name:     "EXPOSE of too many ranges",
+			nixfile:  "PACKAGES hello\nEXPOSE 1-65535 1-65535/udp\nEXPOSE 1-65535/sctp 1-65535 1-65535\n",
+			wantLine: 3,
+			wantMsg:  "more than 262144 ports declared in all",
+		},
+		{
 			name:     "EXPOSE a range past 65535",
 			nixfile:  "EXPOSE 65530-65536/udp\n",
 			wantLine: 1,

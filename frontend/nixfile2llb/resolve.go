@@ -88,6 +88,7 @@ type imageConfig struct {
 // args (see package expand), and reads them into what the conversion uses.
 func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, error) {
 	r := &resolved{rootfs: defaultRootfs(), argValues: x.Args}
+	exposed, exposedPorts := 0, map[string]bool{} // EXPOSE's
 	for _, l := range x.Lines {
 		if l.Err != nil {
 			return nil, l.Err
@@ -242,11 +243,21 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 			r.rootfsInstr = in
 		case *nixfile.Expose:
 			for _, p := range l.Words {
-				ports, err := normalizePorts(p)
+				pr, err := parsePorts(p)
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
-				r.config.ports = append(r.config.ports, ports...)
+				// Bounded: ranges on many words would otherwise make the
+				// frontend list billions of ports.
+				if exposed += pr.last - pr.first + 1; exposed > maxExposedPorts {
+					return nil, errAt("more than %d ports declared in all (every port of every protocol is %d)", maxExposedPorts, 3*65535)
+				}
+				for n := pr.first; n <= pr.last; n++ {
+					if port := strconv.Itoa(n) + "/" + pr.proto; !exposedPorts[port] {
+						exposedPorts[port] = true
+						r.config.ports = append(r.config.ports, port)
+					}
+				}
 			}
 		case *nixfile.Volume:
 			for _, p := range l.Words {
@@ -382,36 +393,42 @@ func where(r nixfile.Range) string { return fmt.Sprintf("line %d", r.Start.Line)
 
 var portRe = regexp.MustCompile(`^([0-9]{1,5})(-([0-9]{1,5}))?(/(tcp|udp|sctp))?$`)
 
-// normalizePorts checks PORT[/proto] or FIRST-LAST[/proto] and returns
-// each port with its protocol: a range declares every port in it, as a
-// Dockerfile's EXPOSE does (an image config has no ranges).
-func normalizePorts(p string) ([]string, error) {
+// maxExposedPorts is the most ports the EXPOSE lines may declare in all,
+// repeats included: every port of the three protocols, and room to spare.
+const maxExposedPorts = 1 << 18
+
+// portRange is an EXPOSE word: ports first to last of a protocol.
+type portRange struct {
+	first, last int
+	proto       string
+}
+
+// parsePorts checks PORT[/proto] or FIRST-LAST[/proto]: a range declares
+// every port in it, as a Dockerfile's EXPOSE does (an image config has no
+// ranges). The protocol defaults to tcp.
+func parsePorts(p string) (portRange, error) {
 	m := portRe.FindStringSubmatch(strings.ToLower(p))
 	if m == nil {
-		return nil, fmt.Errorf("invalid port %q: give PORT[/tcp|/udp|/sctp] or FIRST-LAST[/tcp|/udp|/sctp]", p)
+		return portRange{}, fmt.Errorf("invalid port %q: give PORT[/tcp|/udp|/sctp] or FIRST-LAST[/tcp|/udp|/sctp]", p)
 	}
-	first, _ := strconv.Atoi(m[1])
-	last := first
+	r := portRange{proto: m[5]}
+	r.first, _ = strconv.Atoi(m[1])
+	r.last = r.first
 	if m[3] != "" {
-		last, _ = strconv.Atoi(m[3])
+		r.last, _ = strconv.Atoi(m[3])
 	}
-	for _, n := range []int{first, last} {
+	for _, n := range []int{r.first, r.last} {
 		if n < 1 || n > 65535 {
-			return nil, fmt.Errorf("invalid port %q: out of range 1-65535", p)
+			return portRange{}, fmt.Errorf("invalid port %q: out of range 1-65535", p)
 		}
 	}
-	if last < first {
-		return nil, fmt.Errorf("invalid port range %q: %d is below %d", p, last, first)
+	if r.last < r.first {
+		return portRange{}, fmt.Errorf("invalid port range %q: %d is below %d", p, r.last, r.first)
 	}
-	proto := m[5]
-	if proto == "" {
-		proto = "tcp"
+	if r.proto == "" {
+		r.proto = "tcp"
 	}
-	ports := make([]string, 0, last-first+1)
-	for n := first; n <= last; n++ {
-		ports = append(ports, strconv.Itoa(n)+"/"+proto)
-	}
-	return ports, nil
+	return r, nil
 }
 
 // contextRelative checks that p names something inside the build context.
