@@ -132,6 +132,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			LLBCaps:    &caps,
 			Network:    bc.NetworkMode,
 			RunOptions: runOptions(bc, &caps),
+			Labels:     bc.Labels,
 		}
 		if platform != nil {
 			opt.Expanded = x.of(*platform)

@@ -32,6 +32,7 @@ func TestImageConfig(t *testing.T) {
 		buildArgs map[string]string
 		platform  *ocispecs.Platform
 		epoch     *time.Time
+		labels    map[string]string // --label
 	}{
 		{
 			name:    "minimal",
@@ -116,6 +117,18 @@ func TestImageConfig(t *testing.T) {
 				`LABEL "with space"=x version=2.0` + "\n",
 		},
 		{
+			// --label adds labels, and wins over a LABEL of the same key.
+			name:    "label_from_the_build",
+			nixfile: "PACKAGES hello\nLABEL version=1.0 kept=yes\n",
+			labels:  map[string]string{"version": "2.0", "org.opencontainers.image.revision": "abc123"},
+		},
+		{
+			// --label without any LABEL.
+			name:    "label_from_the_build_only",
+			nixfile: "PACKAGES hello\n",
+			labels:  map[string]string{"org.opencontainers.image.source": "https://example.com/repo"},
+		},
+		{
 			name:    "volume",
 			nixfile: "PACKAGES hello\nVOLUME /var/lib/app /x/../y\nVOLUME [\"/json/path\"]\n",
 		},
@@ -193,7 +206,7 @@ func TestImageConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opt := nixfile2llb.ConvertOpt{BuildArgs: tt.buildArgs, TargetPlatform: tt.platform, Epoch: tt.epoch}
+			opt := nixfile2llb.ConvertOpt{BuildArgs: tt.buildArgs, TargetPlatform: tt.platform, Epoch: tt.epoch, Labels: tt.labels}
 			plan := newPlan(t, tt.nixfile, opt)
 			var closure *nixllb.Closure
 			if plan.Stage != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -90,6 +91,10 @@ type ConvertOpt struct {
 	// RunOptions are what the build gives every nix step as it would a
 	// Dockerfile's RUN: --add-host, --ulimit, --shm-size, --cgroup-parent.
 	RunOptions []llb.RunOption
+	// Labels are the labels the build gives the image besides the
+	// Nixfile's (docker build --label), which win over a LABEL of the same
+	// key, as for a Dockerfile.
+	Labels map[string]string
 }
 
 // StoreArg is the build arg that gives the nix stage a store cache of its
@@ -489,6 +494,12 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 		history = append(history, "nixfile: "+c.text)
 	}
 	img := imageFor(p.opt.platform(), r.config, basePath, rootEnv, p.opt.Epoch)
+	if len(p.opt.Labels) > 0 {
+		if img.Config.Labels == nil {
+			img.Config.Labels = make(map[string]string, len(p.opt.Labels))
+		}
+		maps.Copy(img.Config.Labels, p.opt.Labels)
+	}
 	for _, h := range history {
 		img.History = append(img.History, ocispecs.History{Created: &epoch, CreatedBy: h, Comment: "nixfile"})
 	}

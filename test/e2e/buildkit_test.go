@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -241,6 +242,21 @@ func TestTarget(t *testing.T) {
 	_, err := build(t, bed, dir, buildOpts{attrs: map[string]string{"target": "dev"}})
 	if err == nil || !strings.Contains(err.Error(), `target "dev" could not be found: a Nixfile has one target, "default"`) {
 		t.Errorf("--target dev: %v, want an error naming the target", err)
+	}
+}
+
+// --label (what docker build --label and CI metadata actions send) puts
+// labels on the image, over a LABEL of the same key, as for a Dockerfile.
+func TestLabelsFromTheBuild(t *testing.T) {
+	bed := testbed.Require(t)
+	img, err := build(t, bed, writeContext(t, map[string]string{"Nixfile": "PACKAGES hello\nLABEL version=1.0 kept=yes\n"}),
+		buildOpts{attrs: map[string]string{"label:version": "2.0", "label:org.opencontainers.image.revision": "abc123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"version": "2.0", "kept": "yes", "org.opencontainers.image.revision": "abc123"}
+	if got := img.config.Config.Labels; !reflect.DeepEqual(got, want) {
+		t.Errorf("the image's labels are %v, want %v", got, want)
 	}
 }
 
