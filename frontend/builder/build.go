@@ -173,11 +173,11 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	return rb.Finalize()
 }
 
-// runOptions are what --add-host, --ulimit, --shm-size and
-// --cgroup-parent give every nix step, as BuildKit's Dockerfile frontend
-// gives them every RUN (the last three where the daemon can apply them):
-// a binary cache reached by a name only --add-host resolves, more open
-// files for a big build.
+// runOptions are what --add-host, --ulimit, --shm-size, --cgroup-parent,
+// the CPU and memory limits and the sandbox's hostname give every nix
+// step, as BuildKit's Dockerfile frontend gives them every RUN (each where
+// the daemon can apply it): a binary cache reached by a name only
+// --add-host resolves, more open files for a big build.
 func runOptions(bc *dockerui.Client, caps *apicaps.CapSet) []llb.RunOption {
 	var opts []llb.RunOption
 	for _, h := range bc.ExtraHosts {
@@ -193,6 +193,15 @@ func runOptions(bc *dockerui.Client, caps *apicaps.CapSet) []llb.RunOption {
 	}
 	if bc.CgroupParent != "" && caps.Supports(pb.CapExecMetaCgroupParent) == nil {
 		opts = append(opts, llb.WithCgroupParent(bc.CgroupParent))
+	}
+	if r := bc.LinuxResources; r != nil && caps.Supports(pb.CapExecMetaLinuxResources) == nil {
+		opts = append(opts, llb.WithLinuxResources(llb.LinuxResources{
+			Memory: r.Memory, MemorySwap: r.MemorySwap, CPUShares: r.CpuShares, CPUPeriod: r.CpuPeriod,
+			CPUQuota: r.CpuQuota, CpusetCpus: r.CpusetCpus, CpusetMems: r.CpusetMems,
+		}))
+	}
+	if bc.Hostname != "" {
+		opts = append(opts, llb.Hostname(bc.Hostname))
 	}
 	return opts
 }
