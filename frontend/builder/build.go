@@ -123,6 +123,7 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 			BuildPlatform:  buildPlatform,
 			SourceMap:      src.SourceMap,
 			LoadContext:    func(context.Context) (*llb.State, error) { return loadContext() },
+			LoadFrom:       copyFromLoader(bc),
 			NixImage: func(_ context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 				return images.get(ref, p)
 			},
@@ -171,6 +172,34 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 		}
 	}
 	return rb.Finalize()
+}
+
+// copyFromLoader loads what a COPY --from names, as a Dockerfile's COPY
+// --from does for a name that is not a stage: the named build context of
+// that name (--build-context NAME=...: a directory, an image, a git
+// repository), else the image of that name.
+func copyFromLoader(bc *dockerui.Client) func(context.Context, string, ocispecs.Platform) (llb.State, error) {
+	return func(ctx context.Context, name string, p ocispecs.Platform) (llb.State, error) {
+		nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
+		if err != nil {
+			return llb.State{}, err
+		}
+		if nc != nil {
+			st, _, err := nc.Load(ctx)
+			if err != nil {
+				return llb.State{}, err
+			}
+			if st != nil {
+				return *st, nil
+			}
+		}
+		named, err := reference.ParseNormalizedNamed(name)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("%q is neither a named build context (--build-context %s=...) nor an image reference: %w", name, name, err)
+		}
+		ref := reference.TagNameOnly(named).String()
+		return llb.Image(ref, llb.Platform(p), bc.ImageResolveMode, llb.WithCustomName("[internal] load "+ref+" for COPY --from")), nil
+	}
 }
 
 // runOptions are what --add-host, --ulimit, --shm-size, --cgroup-parent,

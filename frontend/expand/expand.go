@@ -48,7 +48,7 @@ type Options struct {
 //     STOPSIGNAL, "NONE" for HEALTHCHECK NONE;
 //   - Pairs: the variables of ENV, the labels of LABEL, HEALTHCHECK's flags
 //     (names without "--");
-//   - Chmod, Chown and Excludes: COPY's flags.
+//   - Chmod, Chown, Excludes and From: COPY's flags.
 type Line struct {
 	In nixfile.Instruction
 	// Scope is the variables in scope before the line, in the order they
@@ -78,6 +78,8 @@ type Line struct {
 	Chmod, Chown string
 	// Excludes are COPY's --exclude patterns.
 	Excludes []string
+	// From is COPY's --from.
+	From string
 }
 
 // Range is where the line is in the Nixfile.
@@ -409,6 +411,9 @@ func (x *expander) expand(in nixfile.Instruction, buildArgs map[string]string) {
 		for _, e := range in.Excludes {
 			v, _ := x.word(e)
 			l.Excludes = append(l.Excludes, v)
+		}
+		if in.From != "" {
+			l.From, _ = x.word(in.From)
 		}
 	case *nixfile.Env:
 		for _, kv := range in.Vars {

@@ -93,6 +93,9 @@ type Build struct {
 // ["src", ..., "dest"].
 type Copy struct {
 	Base
+	// From is --from: a named build context or an image to copy from
+	// instead of the build context.
+	From  string
 	Chmod string
 	Chown string
 	// Excludes are the --exclude patterns, as written.

@@ -273,7 +273,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 			if len(extra) > 0 || len(paths) < 2 {
 				return nil, errf("%s", spec.usage)
 			}
-			return &Copy{Base: base, Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
+			return &Copy{Base: base, From: flag(flags, "from"), Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
 				Excludes: flags["exclude"], Sources: paths[:len(paths)-1], Dest: paths[len(paths)-1], JSON: true}, nil
 		}
 	}
@@ -357,7 +357,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		if len(words) < 2 {
 			return nil, errf("%s", spec.usage)
 		}
-		return &Copy{Base: base, Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
+		return &Copy{Base: base, From: flag(flags, "from"), Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
 			Excludes: flags["exclude"], Sources: words[:len(words)-1], Dest: words[len(words)-1]}, nil
 	case "ENV":
 		if !strings.Contains(words[0], "=") {

@@ -53,6 +53,9 @@ func fields(in Instruction) string {
 		return fmt.Sprintf("File=%q Attrs=%q", in.File, in.Attrs)
 	case *Copy:
 		out := fmt.Sprintf("JSON=%t Chmod=%q Chown=%q Sources=%q Dest=%q", in.JSON, in.Chmod, in.Chown, in.Sources, in.Dest)
+		if in.From != "" {
+			out += fmt.Sprintf(" From=%q", in.From)
+		}
 		if len(in.Excludes) > 0 || in.Link {
 			out += fmt.Sprintf(" Excludes=%q Link=%t", in.Excludes, in.Link)
 		}
@@ -278,7 +281,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "ONBUILD", input: "ONBUILD COPY a b\n", wantLine: 1, wantMsg: "a Nixfile has no ONBUILD"},
 		{name: "unknown instruction without suggestion", input: "XYZZYXYZZY a\n", wantLine: 1, wantMsg: `unknown instruction "XYZZYXYZZY"`},
 		{name: "missing arguments PACKAGES", input: "PACKAGES\n", wantLine: 1, wantMsg: "PACKAGES: PACKAGES attr..."},
-		{name: "missing arguments with trailing space", input: "# c\nCOPY   \n", wantLine: 2, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "missing arguments with trailing space", input: "# c\nCOPY   \n", wantLine: 2, wantMsg: "COPY: COPY [--from=NAME] [--chmod=MODE]"},
 		{name: "missing arguments ENTRYPOINT", input: "ENTRYPOINT\n", wantLine: 1, wantMsg: "ENTRYPOINT: ENTRYPOINT ["},
 		{name: "a blank line does not end a continuation", input: "PACKAGES a\nENV \\\n\n", wantLine: 2, wantMsg: "the file ends inside a line continuation"},
 		{name: "blank, comment and backslash lines then the end", input: "PACKAGES a\nENV \\\n  \\\n # c\n\\\n\n\n", wantLine: 2, wantMsg: "the file ends inside a line continuation"},
@@ -297,18 +300,18 @@ func TestParseErrors(t *testing.T) {
 		{name: "CMD JSON numbers", input: "CMD [1, 2]\n", wantLine: 1, wantMsg: "every element must be a string"},
 		{name: "CMD JSON single quotes", input: "CMD ['a']\n", wantLine: 1, wantMsg: "CMD: invalid JSON"},
 		{name: "VOLUME bad JSON", input: "VOLUME [/data]\n", wantLine: 1, wantMsg: "VOLUME: invalid JSON"},
-		{name: "COPY unknown flag", input: "COPY --from=build /a /b\n", wantLine: 1, wantMsg: "unknown flag --from=build (allowed: --chmod, --chown, --exclude, --link)"},
+		{name: "COPY unknown flag", input: "COPY --form=build /a /b\n", wantLine: 1, wantMsg: "unknown flag --form=build (allowed: --from, --chmod, --chown, --exclude, --link)"},
 		{name: "COPY flags are case sensitive", input: "COPY --CHMOD=0644 /a /b\n", wantLine: 1, wantMsg: "unknown flag --CHMOD=0644"},
 		{name: "COPY flag without value", input: "COPY --chmod /a /b\n", wantLine: 1, wantMsg: "flag --chmod needs a value"},
 		{name: "COPY flag with empty value", input: "COPY --chown= /a /b\n", wantLine: 1, wantMsg: "flag --chown needs a value"},
 		{name: "COPY flag twice", input: "COPY --chmod=1 --chmod=2 /a /b\n", wantLine: 1, wantMsg: "flag --chmod given twice"},
 		{name: "COPY --link with a value that is not a bool", input: "COPY --link=yes /a /b\n", wantLine: 1, wantMsg: `flag --link is true or false, got "yes"`},
 		{name: "COPY --exclude without a value", input: "COPY --exclude /a /b\n", wantLine: 1, wantMsg: "flag --exclude needs a value"},
-		{name: "COPY one word", input: "COPY /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
-		{name: "COPY JSON with one path", input: "COPY [\"/a\"]\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "COPY one word", input: "COPY /a\n", wantLine: 1, wantMsg: "COPY: COPY [--from=NAME] [--chmod=MODE]"},
+		{name: "COPY JSON with one path", input: "COPY [\"/a\"]\n", wantLine: 1, wantMsg: "COPY: COPY [--from=NAME] [--chmod=MODE]"},
 		{name: "COPY bad JSON", input: "PACKAGES a\nCOPY [\"a\", b]\n", wantLine: 2, wantMsg: "COPY: invalid JSON array"},
-		{name: "COPY JSON with an unknown flag", input: "COPY --from=x [\"a\", \"b\"]\n", wantLine: 1, wantMsg: "unknown flag --from=x"},
-		{name: "COPY only flags and one word", input: "COPY --chmod=0755 /a\n", wantLine: 1, wantMsg: "COPY: COPY [--chmod=MODE]"},
+		{name: "COPY JSON with an unknown flag", input: "COPY --parents [\"a\", \"b\"]\n", wantLine: 1, wantMsg: "unknown flag --parents"},
+		{name: "COPY only flags and one word", input: "COPY --chmod=0755 /a\n", wantLine: 1, wantMsg: "COPY: COPY [--from=NAME] [--chmod=MODE]"},
 		{name: "HEALTHCHECK without CMD", input: "HEALTHCHECK --interval=5s\n", wantLine: 1, wantMsg: "HEALTHCHECK: give CMD and a command, or NONE"},
 		{name: "HEALTHCHECK another word than CMD", input: "HEALTHCHECK curl -f http://localhost/\n", wantLine: 1, wantMsg: "give CMD and a command, or NONE"},
 		{name: "HEALTHCHECK CMD without a command", input: "PACKAGES a\nHEALTHCHECK --retries=2 CMD\n", wantLine: 2, wantMsg: "HEALTHCHECK: CMD needs a command"},

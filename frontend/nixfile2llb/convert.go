@@ -66,6 +66,10 @@ type ConvertOpt struct {
 	// only if the Nixfile reads it (COPY, BUILD, a package set or flake of
 	// the context), so that one that does not costs no context request.
 	LoadContext func(context.Context) (*llb.State, error)
+	// LoadFrom loads what a COPY --from names, for the target platform: a
+	// named build context of that name, else that image. nil takes the
+	// image without resolving it (unit tests).
+	LoadFrom func(ctx context.Context, name string, p ocispecs.Platform) (llb.State, error)
 	// NixImage resolves a nix image reference for a platform. nil uses
 	// llb.Image without a resolver (unit tests).
 	NixImage func(ctx context.Context, ref string, p ocispecs.Platform) (ResolvedImage, error)
@@ -187,6 +191,17 @@ func NewPlan(ctx context.Context, f *nixfile.File, opt ConvertOpt) (*Plan, error
 			}
 			contextErr = err
 		})
+	}
+	for i := range r.copies {
+		c := &r.copies[i]
+		if c.from == "" {
+			continue
+		}
+		st, err := loadFrom(ctx, opt, c.from, p)
+		if err != nil {
+			return nil, nixfile.WithLocation(fmt.Errorf("COPY --from=%s: %w", c.from, err), c.instr)
+		}
+		c.fromState = &st
 	}
 	if len(r.groups) == 0 {
 		loading.Wait()
@@ -330,7 +345,9 @@ func needsContext(r *resolved) bool { return len(stageContextLines(r)) > 0 }
 func contextLines(r *resolved) []nixfile.Range {
 	out := stageContextLines(r)
 	for _, c := range r.copies {
-		out = append(out, c.rng)
+		if c.from == "" {
+			out = append(out, c.rng)
+		}
 	}
 	slices.SortFunc(out, func(a, b nixfile.Range) int { return a.Start.Line - b.Start.Line })
 	return out
@@ -545,12 +562,25 @@ func (p *Plan) copyFromContext(st llb.State, c copyOp, accts *accountsDB, epoch 
 		if len(c.sources) > 1 && !strings.HasSuffix(d, "/") {
 			d += "/"
 		}
-		action = action.Copy(p.context, "/"+src, d, info)
+		from := p.context
+		if c.fromState != nil {
+			from = *c.fromState
+		}
+		action = action.Copy(from, "/"+src, d, info)
 	}
 	opts := append([]llb.ConstraintsOpt{llb.WithCustomName("[internal] stage " + c.text)}, p.marks(c.rng)...)
 	staged := llb.Scratch().File(action, opts...)
 	opts = append([]llb.ConstraintsOpt{llb.WithCustomName(c.text)}, p.marks(c.rng)...)
 	return st.File(llb.Copy(staged, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), opts...), nil
+}
+
+// loadFrom loads a COPY --from's source with opt.LoadFrom, or without one
+// takes the image of that name.
+func loadFrom(ctx context.Context, opt ConvertOpt, name string, p ocispecs.Platform) (llb.State, error) {
+	if opt.LoadFrom != nil {
+		return opt.LoadFrom(ctx, name, p)
+	}
+	return llb.Image(name, llb.Platform(p)), nil
 }
 
 // copyDest is a COPY's destination in the image: a relative one is under

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/patternmatcher"
 	"github.com/nixfile/nixfile/frontend/expand"
@@ -61,6 +62,10 @@ type copyOp struct {
 	// excludes are the --exclude patterns, matched as a Dockerfile's
 	// COPY --exclude matches them (under each source).
 	excludes []string
+	// from is --from: the named build context or image the sources are
+	// in, instead of the build context; fromState is it, loaded.
+	from      string
+	fromState *llb.State
 }
 
 type chown struct {
@@ -161,9 +166,17 @@ func resolve(f *nixfile.File, opt ConvertOpt, x *expand.Result) (*resolved, erro
 			}
 			r.groups = append(r.groups, g)
 		case *nixfile.Copy:
-			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in, dest: l.Value}
+			c := copyOp{rng: rng, text: in.Original, workdir: r.config.workdir, instr: in, dest: l.Value, from: l.From}
+			if in.From != "" && c.from == "" {
+				return nil, errAt("--from=%s expands to nothing: give a named build context or an image", in.From)
+			}
 			for _, v := range l.Words {
 				rel, err := contextRelative(v)
+				if c.from != "" {
+					// In another context or an image, a path is from its
+					// root, absolute or not, as a Dockerfile's COPY --from.
+					rel, err = rootRelative(v)
+				}
 				if err != nil {
 					return nil, errAt("%v", err)
 				}
@@ -429,6 +442,21 @@ func parsePorts(p string) (portRange, error) {
 		r.proto = "tcp"
 	}
 	return r, nil
+}
+
+// rootRelative is a COPY --from source: a path from the root of what it
+// copies from, absolute or not (".." stops at the root).
+func rootRelative(p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("empty path")
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q has a NUL byte", p)
+	}
+	if c := strings.TrimPrefix(path.Clean("/"+p), "/"); c != "" {
+		return c, nil
+	}
+	return ".", nil
 }
 
 // contextRelative checks that p names something inside the build context.

@@ -212,6 +212,32 @@ func TestCopyJSONForm(t *testing.T) {
 	}
 }
 
+// COPY --from copies from a named build context (here an image given as
+// --build-context) or, for a name that is none, from the image of that
+// name, with paths from its root, as a Dockerfile's COPY --from; a build
+// whose COPYs are all --from needs no build context.
+func TestCopyFrom(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{
+		"Nixfile": "ROOTFS none\nARG FRONTEND\n" +
+			"COPY --from=$FRONTEND /frontend /opt/by-image/\n" +
+			"COPY --from=tools frontend /opt/by-context/\n",
+	})
+	img, err := build(t, bed, dir, buildOpts{noContext: true, attrs: map[string]string{
+		"build-arg:FRONTEND": bed.FrontendImage,
+		"context:tools":      "docker-image://" + bed.FrontendImage,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"opt/by-image/frontend", "opt/by-context/frontend"} {
+		f, ok := img.files[name]
+		if !ok || f.typeflag != tar.TypeReg || len(f.data) < 1<<20 || f.mode&0o111 == 0 {
+			t.Errorf("%s: present %t, %d bytes, mode %o; want the frontend's executable", name, ok, len(f.data), f.mode)
+		}
+	}
+}
+
 // COPY --exclude leaves out what its patterns match under each source, on
 // a real BuildKit, as a Dockerfile's does; --link changes nothing.
 func TestCopyExclude(t *testing.T) {
