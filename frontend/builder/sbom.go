@@ -56,7 +56,7 @@ func platformID(p *ocispecs.Platform) string {
 func (s *sboms) add(ctx context.Context, c client.Client, bc *dockerui.Client, id string, plan *nixfile2llb.Plan, closure *nixllb.Closure, out *nixfile2llb.Result) error {
 	in := sbom.Input{Closure: closure, Groups: plan.GroupNames(), Platform: id, Created: out.Epoch, Rootfs: out.Rootfs}
 	for _, c := range out.Copies {
-		in.Copies = append(in.Copies, sbom.Copy{Instruction: c.Instruction, Line: c.Where, Sources: c.Sources, Dest: c.Dest})
+		in.Copies = append(in.Copies, sbom.Copy{Instruction: c.Instruction, Line: c.Where, Sources: c.Sources, Dest: c.Dest, From: c.From})
 	}
 	meta, buildClosure, err := plan.MetaStep()
 	if err != nil {

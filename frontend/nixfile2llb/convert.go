@@ -437,6 +437,8 @@ type Copied struct {
 	Instruction, Where string
 	Sources            []string
 	Dest               string
+	// From is --from's name; empty is the build context.
+	From string
 }
 
 // Assemble is the second phase: exactly the closure on scratch, the
@@ -504,7 +506,7 @@ func (p *Plan) Assemble(closure *nixllb.Closure) (*Result, error) {
 	st := nixllb.Combine(layers, caps, "[internal] image layers")
 	var copied []Copied
 	for _, c := range r.copies {
-		copied = append(copied, Copied{Instruction: c.text, Where: where(c.rng), Sources: c.sources, Dest: copyDest(c)})
+		copied = append(copied, Copied{Instruction: c.text, Where: where(c.rng), Sources: c.sources, Dest: copyDest(c), From: c.from})
 		if st, err = p.copyFromContext(st, c, accts, epoch); err != nil {
 			return nil, err
 		}

@@ -21,10 +21,13 @@ type Copy struct {
 	Instruction string
 	// Line names it, e.g. "line 4".
 	Line string
-	// Sources are the paths in the build context; Dest is the absolute
-	// destination in the image.
+	// Sources are the paths in the build context (or in From); Dest is the
+	// absolute destination in the image.
 	Sources []string
 	Dest    string
+	// From is COPY --from's name: a named build context or an image; empty
+	// is the build context.
+	From string
 }
 
 // rootfsID is the SPDX id of the package of the rootfs defaults.
@@ -119,7 +122,11 @@ func copyPackage(i int, c Copy) *spdx.Package {
 	if c.Line != "" {
 		comment += " (" + c.Line + ")"
 	}
-	comment += ": sources " + strings.Join(c.Sources, ", ") + " of the build context, copied to " + c.Dest +
+	from := "the build context"
+	if c.From != "" {
+		from = c.From + " (COPY --from: a named build context or an image)"
+	}
+	comment += ": sources " + strings.Join(c.Sources, ", ") + " of " + from + ", copied to " + c.Dest +
 		"; their content is not seen by the frontend, so no checksum is given"
 	return &spdx.Package{
 		PackageName:               c.Instruction,

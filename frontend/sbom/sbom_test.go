@@ -207,6 +207,7 @@ func init() {
 		Copies: []Copy{
 			{Instruction: "COPY app.conf /etc/app/", Line: "line 3", Sources: []string{"app.conf"}, Dest: "/etc/app/"},
 			{Instruction: "COPY a b dir/", Line: "line 5", Sources: []string{"a", "b"}, Dest: "/srv/dir/"},
+			{Instruction: "COPY --from=alpine:3 /etc/os-release /etc/", Line: "line 6", Sources: []string{"etc/os-release"}, Dest: "/etc/", From: "alpine:3"},
 		},
 	}})
 	// The build-time closure: derivations and sources, one of them (busybox)
