@@ -185,12 +185,9 @@ var argNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // names several arguments (ARG A=1 B=2), one Arg each, in order, as a
 // Dockerfile's ARG declares them; each has the whole line as its Original.
 func parseLine(text string, rng Range) ([]Instruction, error) {
-	word, rest := text, ""
-	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
-		word, rest = text[:i], text[i:]
-	}
+	word, rest := cutKeyword(text)
 	if strings.EqualFold(word, "ARG") {
-		if words, err := splitWords(strings.TrimSpace(rest)); err == nil && len(words) > 1 && len(words) <= MaxWords {
+		if words, err := splitWords(rest); err == nil && len(words) > 1 && len(words) <= MaxWords {
 			ins := make([]Instruction, 0, len(words))
 			for _, w := range words {
 				in, err := parseInstruction(word+" "+w, rng)
@@ -210,11 +207,17 @@ func parseLine(text string, rng Range) ([]Instruction, error) {
 	return []Instruction{in}, nil
 }
 
-func parseInstruction(text string, rng Range) (Instruction, error) {
-	word, rest := text, ""
+// cutKeyword splits a logical line into its first word and the rest,
+// blanks trimmed.
+func cutKeyword(text string) (word, rest string) {
 	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
-		word, rest = text[:i], strings.TrimSpace(text[i:])
+		return text[:i], strings.TrimSpace(text[i:])
 	}
+	return text, ""
+}
+
+func parseInstruction(text string, rng Range) (Instruction, error) {
+	word, rest := cutKeyword(text)
 	kw := strings.ToUpper(word)
 	base := Base{Keyword: kw, Original: text, Range: rng}
 	errf := func(format string, a ...any) error { return errorAt(rng, "%s: "+format, append([]any{kw}, a...)...) }
@@ -395,16 +398,8 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 // parseHealthcheck reads HEALTHCHECK's flags, then CMD and its command (a
 // JSON array, or plain words run without a shell, as CMD's), or NONE.
 func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string, ...any) error) (Instruction, error) {
-	s := rest
-	for strings.HasPrefix(s, "--") {
-		i := strings.IndexFunc(s, unicode.IsSpace)
-		if i < 0 {
-			s = ""
-			break
-		}
-		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
-	}
-	flagWords, err := splitWords(rest[:len(rest)-len(s)])
+	flagText, s := cutLeadingFlags(rest)
+	flagWords, err := splitWords(flagText)
 	if err != nil {
 		return nil, errf("%v", err)
 	}
@@ -455,18 +450,25 @@ func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string
 // cutJSONPaths splits COPY's arguments into its leading --flags and a JSON
 // array, if what follows the flags is one.
 func cutJSONPaths(rest string) (flags, array string, ok bool) {
+	flags, array = cutLeadingFlags(rest)
+	if !strings.HasPrefix(array, "[") {
+		return "", "", false
+	}
+	return flags, array, true
+}
+
+// cutLeadingFlags splits rest into its leading --flag words, as written,
+// and what follows them.
+func cutLeadingFlags(rest string) (flags, after string) {
 	s := rest
 	for strings.HasPrefix(s, "--") {
 		i := strings.IndexFunc(s, unicode.IsSpace)
 		if i < 0 {
-			return "", "", false
+			return rest, ""
 		}
 		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
 	}
-	if !strings.HasPrefix(s, "[") {
-		return "", "", false
-	}
-	return strings.TrimSpace(rest[:len(rest)-len(s)]), s, true
+	return strings.TrimSpace(rest[:len(rest)-len(s)]), s
 }
 
 // parseJSONArray reads the JSON form of ENTRYPOINT, CMD, VOLUME and COPY.
