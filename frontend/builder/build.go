@@ -27,6 +27,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
 	"github.com/moby/buildkit/util/grpcerrors"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
 	nixllb "github.com/nixfile/nixfile/llb"
@@ -174,24 +175,29 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	return rb.Finalize()
 }
 
+// loadNamedContext loads the named build context name (--build-context
+// name=...) for platform p, with its image config if it is an image; a nil
+// state when the build has none of that name.
+func loadNamedContext(ctx context.Context, bc *dockerui.Client, name string, p ocispecs.Platform) (*llb.State, *dockerspec.DockerOCIImage, error) {
+	nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
+	if err != nil || nc == nil {
+		return nil, nil, err
+	}
+	return nc.Load(ctx)
+}
+
 // copyFromLoader loads what a COPY --from names, as a Dockerfile's COPY
 // --from does for a name that is not a stage: the named build context of
 // that name (--build-context NAME=...: a directory, an image, a git
 // repository), else the image of that name.
 func copyFromLoader(bc *dockerui.Client) func(context.Context, string, ocispecs.Platform) (llb.State, error) {
 	return func(ctx context.Context, name string, p ocispecs.Platform) (llb.State, error) {
-		nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
+		st, _, err := loadNamedContext(ctx, bc, name, p)
 		if err != nil {
 			return llb.State{}, err
 		}
-		if nc != nil {
-			st, _, err := nc.Load(ctx)
-			if err != nil {
-				return llb.State{}, err
-			}
-			if st != nil {
-				return *st, nil
-			}
+		if st != nil {
+			return *st, nil
 		}
 		named, err := reference.ParseNormalizedNamed(name)
 		if err != nil {
@@ -349,14 +355,7 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 			return nixfile2llb.ResolvedImage{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		for _, name := range []string{ref, reference.FamiliarName(named)} {
-			nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
-			if err != nil {
-				return nixfile2llb.ResolvedImage{}, err
-			}
-			if nc == nil {
-				continue
-			}
-			st, img, err := nc.Load(ctx)
+			st, img, err := loadNamedContext(ctx, bc, name, p)
 			if err != nil {
 				return nixfile2llb.ResolvedImage{}, err
 			}
