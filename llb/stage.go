@@ -54,7 +54,8 @@ type StageSpec struct {
 	// value is the daemon's default.
 	Network pb.NetMode
 	// RunOptions go to every nix step, as the build's --add-host,
-	// --ulimit, --shm-size and --cgroup-parent go to a Dockerfile's RUN.
+	// --ulimit, --shm-size, --cgroup-parent, CPU and memory limits and
+	// sandbox hostname go to a Dockerfile's RUN.
 	RunOptions []llb.RunOption
 	// Timeout, in seconds, stops the nix build past it; 0 is no limit.
 	Timeout int

@@ -93,7 +93,8 @@ type ConvertOpt struct {
 	// is the daemon's default, as for a Dockerfile's RUN.
 	Network pb.NetMode
 	// RunOptions are what the build gives every nix step as it would a
-	// Dockerfile's RUN: --add-host, --ulimit, --shm-size, --cgroup-parent.
+	// Dockerfile's RUN: --add-host, --ulimit, --shm-size, --cgroup-parent,
+	// CPU and memory limits, the sandbox's hostname.
 	RunOptions []llb.RunOption
 	// Labels are the labels the build gives the image besides the
 	// Nixfile's (docker build --label), which win over a LABEL of the same
