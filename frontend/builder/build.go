@@ -50,8 +50,8 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 	// Nixfile is read, with the archiver, unless this is a subrequest (no
 	// nix stage runs). Not the context: a client that sends none (a
 	// Nixfile that reads none needs none) would see its load fail.
-	images := newNixImages(ctx, nixImageResolver(bc, c))
 	archiver := sync.OnceValue(func() *nixllb.Archiver { return loadArchiver(ctx, c, bc) })
+	images := newNixImages(ctx, nixImageResolver(bc, c, newWriteback(ctx, c, bc, archiver)))
 	buildPlatform := buildPlatformOf(bc)
 	if c.BuildOpts().Opts["requestid"] == "" && buildPlatform != nil {
 		if _, err := nixllb.System(*buildPlatform); err == nil {
@@ -348,7 +348,7 @@ func readClosure(ctx context.Context, c client.Client, bc *dockerui.Client, stag
 // or without the tag) if the build has one, else the image itself, resolved
 // with its config so that its PATH and other env apply. What identifies the
 // image, for the nix store cache, is its digest.
-func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
+func nixImageResolver(bc *dockerui.Client, c client.Client, wb *writeback) func(context.Context, string, ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 	return func(ctx context.Context, ref string, p ocispecs.Platform) (nixfile2llb.ResolvedImage, error) {
 		named, err := reference.ParseNormalizedNamed(ref)
 		if err != nil {
@@ -366,7 +366,7 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 						id += "@" + digest.FromBytes(dt).String()
 					}
 				}
-				return nixfile2llb.ResolvedImage{State: *st, ID: id, HasStore: imageHasStore(ctx, c, bc, *st)}, nil
+				return nixfile2llb.ResolvedImage{State: *st, ID: id, HasStore: wb.during(func() bool { return imageHasStore(ctx, c, bc, *st) })}, nil
 			}
 		}
 		// Resolved once: the config (its PATH and env apply to the nix
@@ -384,7 +384,7 @@ func nixImageResolver(bc *dockerui.Client, c client.Client) func(context.Context
 		if err != nil {
 			return nixfile2llb.ResolvedImage{}, fmt.Errorf("the config of %s: %w", ref, err)
 		}
-		return nixfile2llb.ResolvedImage{State: st, ID: ref + "@" + dgst.String(), HasStore: imageHasStore(ctx, c, bc, st)}, nil
+		return nixfile2llb.ResolvedImage{State: st, ID: ref + "@" + dgst.String(), HasStore: wb.during(func() bool { return imageHasStore(ctx, c, bc, st) })}, nil
 	}
 }
 

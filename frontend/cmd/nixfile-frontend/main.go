@@ -33,6 +33,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == builder.WritebackCommand {
+		if err := flushWrites(writebackLimit); err != nil {
+			fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
