@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // officialTools are the commands the nix stage's scripts may run besides
@@ -227,9 +228,19 @@ func TestBuildScriptArchives(t *testing.T) {
 			e.mkfile(t, tool+"/bin/tool")
 			e.mkfile(t, dep+"/lib/x")
 			got := filepath.Join(e.dir, "archiver-called")
-			e.write(t, "bin/archiver", "#!/bin/sh\n{ echo \"$*\"; cat \"$3/closure\"; } >"+got+"\necho listed >\"$3/layers\"\n")
+			flushed := filepath.Join(e.dir, "flushed")
+			e.write(t, "bin/archiver", "#!/bin/sh\n"+
+				"if [ \"$1\" = "+WritebackCommand+" ]; then trap 'echo stopped >>"+flushed+"; exit 0' TERM; echo started >"+flushed+"; while :; do sleep 0.02; done; fi\n"+
+				"{ echo \"$*\"; cat \"$3/closure\"; } >"+got+"\necho listed >\"$3/layers\"\n")
 			e.env = append(e.env, "NIXFILE_ARCHIVER="+filepath.Join(e.dir, "bin/archiver"), "NIXFILE_MAX_LAYERS=7")
 			e.mustRun(t, shell, "build.sh", "0")
+			// The writeback ran while the script did, and was stopped at its end.
+			for i := 0; i < 100 && readString(flushed) != "started\nstopped\n"; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := readString(flushed); got != "started\nstopped\n" {
+				t.Errorf("the writeback: %q, want it started and stopped", got)
+			}
 			called, err := os.ReadFile(got)
 			if err != nil {
 				t.Fatalf("the archiver did not run: %v", err)
@@ -522,4 +533,10 @@ func TestScriptsShellcheck(t *testing.T) {
 	if err != nil {
 		t.Errorf("shellcheck %s: %v\n%s", strings.Join(scripts, " "), err, out)
 	}
+}
+
+// readString is the file's text, or "" if it cannot be read.
+func readString(path string) string {
+	dt, _ := os.ReadFile(path)
+	return string(dt)
 }

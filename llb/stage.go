@@ -80,6 +80,12 @@ type Archiver struct {
 // closure there and writes MetaLayers) and the layer budget.
 const ArchiveCommand = "archive-closure"
 
+// WritebackCommand is the Archiver's only argument when it is to flush
+// the filesystem it runs on (syncfs) over and over until it is stopped:
+// the nix step runs it while it writes, and so does the frontend while the
+// nix image unpacks.
+const WritebackCommand = "flush-writes"
+
 // StageGroup is a Group with how to mark its evaluation step.
 type StageGroup struct {
 	Group

@@ -13,11 +13,6 @@ import (
 	nixllb "github.com/nixfile/nixfile/llb"
 )
 
-// WritebackCommand is the argument that makes this binary flush the
-// filesystem it runs on, over and over until it is stopped: what the
-// writeback container runs (see writeback).
-const WritebackCommand = "flush-writes"
-
 // writebackDelay is how long the nix image may take to load before the
 // writeback container starts. One already on the daemon loads in tens of
 // milliseconds; one that is pulled is fetched for a third of a second or
@@ -102,7 +97,7 @@ func (w *writeback) start() client.Container {
 	if err != nil {
 		return nil
 	}
-	if _, err := ctr.Start(w.ctx, client.StartRequest{Args: []string{a.Path, WritebackCommand}}); err != nil {
+	if _, err := ctr.Start(w.ctx, client.StartRequest{Args: []string{a.Path, nixllb.WritebackCommand}}); err != nil {
 		ctr.Release(context.WithoutCancel(w.ctx)) //nolint:errcheck // nothing to do about it
 		return nil
 	}

@@ -114,7 +114,7 @@ func TestWriteback(t *testing.T) {
 			if len(req.Mounts) != 1 || req.Mounts[0].Dest != "/" || req.Mounts[0].Readonly || req.NetMode != pb.NetMode_NONE {
 				t.Errorf("container = %+v, want a writable root and no network", req)
 			}
-			if want := []string{"/frontend", WritebackCommand}; !slices.Equal(c.started[0], want) {
+			if want := []string{"/frontend", nixllb.WritebackCommand}; !slices.Equal(c.started[0], want) {
 				t.Errorf("ran %q, want %q", c.started[0], want)
 			}
 		})

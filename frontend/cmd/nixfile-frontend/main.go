@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/util/appcontext"
 	"github.com/nixfile/nixfile/frontend/builder"
+	nixllb "github.com/nixfile/nixfile/llb"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,7 +34,7 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == builder.WritebackCommand {
+	if len(os.Args) > 1 && os.Args[1] == nixllb.WritebackCommand {
 		if err := flushWrites(writebackLimit); err != nil {
 			fmt.Fprintf(os.Stderr, "nixfile: %v\n", err)
 			os.Exit(1)

@@ -18,7 +18,7 @@ const writebackLimit = time.Hour
 
 // flushWrites flushes the filesystem of / (syncfs) until it is killed or
 // limit has passed: the writeback container's process
-// (builder.WritebackCommand).
+// (nixllb.WritebackCommand).
 func flushWrites(limit time.Duration) error {
 	root, err := os.Open("/")
 	if err != nil {
