@@ -33,7 +33,7 @@ const writebackLog = "nixfile: the nix image is being unpacked: flushing the dae
 // (measured with a host loop of `sync -f` on fresh daemons, both
 // frontends). A container of this frontend's own image, whose root is
 // an overlay on the daemon's filesystem, flushes that filesystem
-// (syncfs) every writebackInterval while the image loads, on the core
+// (syncfs) every 50 ms while the image loads, on the core
 // the decompression leaves idle, and stops when it has loaded.
 type writeback struct {
 	ctx      context.Context
