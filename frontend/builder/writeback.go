@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerui"
@@ -65,28 +66,26 @@ func (w *writeback) during(load func() bool) bool {
 			return
 		case <-time.After(writebackDelay):
 		}
-		ctr := w.start()
+		ctr, proc := w.start()
 		if ctr == nil {
 			return
 		}
 		<-loaded
-		// Release stops the process and unmounts its root: what is left
-		// to flush by then is little.
-		ctr.Release(context.WithoutCancel(w.ctx)) //nolint:errcheck // nothing to do about it
+		w.stop(ctr, proc)
 	}()
 	defer close(loaded)
 	return load()
 }
 
 // start starts the writeback container, or returns nil.
-func (w *writeback) start() client.Container {
+func (w *writeback) start() (client.Container, client.ContainerProcess) {
 	a := w.archiver()
 	if a == nil {
-		return nil
+		return nil, nil
 	}
 	ref, err := solve(w.ctx, w.c, w.bc, a.Image, false)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	// A writable root: its upper directory is on the filesystem the
 	// daemon unpacks images into, which a read-only one might not reach.
@@ -95,13 +94,37 @@ func (w *writeback) start() client.Container {
 		NetMode: pb.NetMode_NONE,
 	})
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	if _, err := ctr.Start(w.ctx, client.StartRequest{Args: []string{a.Path, nixllb.WritebackCommand}}); err != nil {
+	proc, err := ctr.Start(w.ctx, client.StartRequest{Args: []string{a.Path, nixllb.WritebackCommand}})
+	if err != nil {
 		ctr.Release(context.WithoutCancel(w.ctx)) //nolint:errcheck // nothing to do about it
-		return nil
+		return nil, nil
 	}
 	// In the daemon's log: the one sign of it.
 	fmt.Fprintln(os.Stderr, writebackLog)
-	return ctr
+	return ctr, proc
+}
+
+// writebackStopTimeout bounds the wait for the process to end on SIGTERM.
+const writebackStopTimeout = 5 * time.Second
+
+// stop ends the writeback: SIGTERM, which the process exits on, then
+// Release, which unmounts its root (what is left to flush by then is
+// little). Release alone would kill the process, and the BuildKit of
+// Docker Engine 26 logs an error for every kill that finds it gone.
+func (w *writeback) stop(ctr client.Container, proc client.ContainerProcess) {
+	ctx := context.WithoutCancel(w.ctx)
+	if caps := w.c.BuildOpts().Caps; caps.Supports(gwpb.CapGatewayExecSignals) == nil && proc.Signal(ctx, syscall.SIGTERM) == nil {
+		exited := make(chan struct{})
+		go func() {
+			proc.Wait() //nolint:errcheck // it ends either way
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(writebackStopTimeout):
+		}
+	}
+	ctr.Release(ctx) //nolint:errcheck // nothing to do about it
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type containerClient struct {
 	mu       sync.Mutex
 	requests []client.NewContainerRequest
 	started  [][]string
+	events   []string // signals, the process's exit and Release, in order
 	released chan struct{}
 }
 
@@ -54,18 +56,45 @@ func (f fakeContainer) Start(_ context.Context, req client.StartRequest) (client
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
 	f.c.started = append(f.c.started, req.Args)
-	return nil, nil
+	return &fakeProcess{c: f.c, exited: make(chan struct{})}, nil
 }
 
 func (f fakeContainer) Release(context.Context) error {
+	f.c.mu.Lock()
+	f.c.events = append(f.c.events, "release")
+	f.c.mu.Unlock()
 	close(f.c.released)
+	return nil
+}
+
+// fakeProcess runs until it gets a signal.
+type fakeProcess struct {
+	client.ContainerProcess
+	c      *containerClient
+	exited chan struct{}
+}
+
+func (p *fakeProcess) Signal(_ context.Context, sig syscall.Signal) error {
+	p.c.mu.Lock()
+	p.c.events = append(p.c.events, sig.String())
+	p.c.mu.Unlock()
+	close(p.exited)
+	return nil
+}
+
+func (p *fakeProcess) Wait() error {
+	<-p.exited
+	p.c.mu.Lock()
+	p.c.events = append(p.c.events, "exited")
+	p.c.mu.Unlock()
 	return nil
 }
 
 // A nix image that takes long to load gets the writeback container for as
 // long as it loads: this frontend's image as a writable root, no network,
-// the binary's writeback command; one that loads at once, or a gateway
-// without containers, gets none.
+// the binary's writeback command, stopped by SIGTERM and released once it
+// has exited (without the gateway's signals, released at once); one that
+// loads at once, or a gateway without containers, gets none.
 func TestWriteback(t *testing.T) {
 	archiver := func() *nixllb.Archiver { return &nixllb.Archiver{Image: llb.Image("frontend:1"), Path: "/frontend"} }
 	for _, tc := range []struct {
@@ -73,8 +102,12 @@ func TestWriteback(t *testing.T) {
 		caps          *apicaps.CapSet
 		load          time.Duration
 		wantContainer bool
+		wantEvents    []string
 	}{
-		{name: "an image pulled", caps: capSet(&gwpb.Caps), load: writebackDelay + 300*time.Millisecond, wantContainer: true},
+		{name: "an image pulled", caps: capSet(&gwpb.Caps), load: writebackDelay + 300*time.Millisecond, wantContainer: true,
+			wantEvents: []string{"terminated", "exited", "release"}},
+		{name: "an image pulled, a gateway without signals", caps: capSet(&gwpb.Caps, gwpb.CapGatewayExecSignals), load: writebackDelay + 300*time.Millisecond, wantContainer: true,
+			wantEvents: []string{"release"}},
 		{name: "an image on the daemon", caps: capSet(&gwpb.Caps), load: 0},
 		{name: "a gateway without containers", caps: capSet(&gwpb.Caps, gwpb.CapGatewayExec), load: writebackDelay + 300*time.Millisecond},
 	} {
@@ -116,6 +149,9 @@ func TestWriteback(t *testing.T) {
 			}
 			if want := []string{"/frontend", nixllb.WritebackCommand}; !slices.Equal(c.started[0], want) {
 				t.Errorf("ran %q, want %q", c.started[0], want)
+			}
+			if !slices.Equal(c.events, tc.wantEvents) {
+				t.Errorf("stopped with %q, want %q", c.events, tc.wantEvents)
 			}
 		})
 	}
