@@ -261,11 +261,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		// As in a Dockerfile, the paths may be a JSON array after the
 		// flags: each string is one path, spaces and quotes included.
 		if flagText, array, ok := cutJSONPaths(rest); ok {
-			flagWords, err := splitWords(flagText)
-			if err != nil {
-				return nil, errf("%v", err)
-			}
-			flags, extra, err := parseFlags(flagWords, spec)
+			flags, extra, err := parseFlagText(flagText, spec)
 			if err != nil {
 				return nil, errf("%v", err)
 			}
@@ -399,11 +395,7 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 // JSON array, or plain words run without a shell, as CMD's), or NONE.
 func parseHealthcheck(base Base, rest string, spec keywordSpec, errf func(string, ...any) error) (Instruction, error) {
 	flagText, s := cutLeadingFlags(rest)
-	flagWords, err := splitWords(flagText)
-	if err != nil {
-		return nil, errf("%v", err)
-	}
-	flags, _, err := parseFlags(flagWords, spec)
+	flags, _, err := parseFlagText(flagText, spec)
 	if err != nil {
 		return nil, errf("%v", err)
 	}
@@ -498,6 +490,17 @@ func jsonErr(err error) string {
 		return "every element must be a string"
 	}
 	return err.Error()
+}
+
+// parseFlagText splits the text of a line's leading flags (cut from the
+// rest by cutLeadingFlags or cutJSONPaths) into words and parses them as
+// parseFlags does.
+func parseFlagText(text string, spec keywordSpec) (map[string][]string, []string, error) {
+	words, err := splitWords(text)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parseFlags(words, spec)
 }
 
 // parseFlags takes the leading --name=value words: each flag once, but
