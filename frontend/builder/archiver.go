@@ -44,24 +44,20 @@ func archiverImage(ctx context.Context, c client.Client, bc *dockerui.Client) (*
 		return nil, err
 	}
 	p := platforms.DefaultSpec()
-	nc, err := bc.NamedContext(source, dockerui.ContextOpt{Platform: &p})
+	// The build's resolve mode (--pull) is for its images, not for the
+	// frontend's own, which the gateway has just loaded.
+	named, _, err := loadNamedContext(ctx, bc, source, p, "")
 	if err != nil {
 		return nil, err
 	}
-	if nc != nil {
-		st, _, err := nc.Load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if st != nil {
-			return &nixllb.Archiver{Image: *st, Path: self}, nil
-		}
+	if named != nil {
+		return &nixllb.Archiver{Image: *named, Path: self}, nil
 	}
-	named, err := reference.ParseNormalizedNamed(source)
+	ref, err := reference.ParseNormalizedNamed(source)
 	if err != nil {
 		return nil, fmt.Errorf("frontend image %q: %w", source, err)
 	}
-	resolved, _, _, err := c.ResolveImageConfig(ctx, reference.TagNameOnly(named).String(), sourceresolver.Opt{
+	resolved, _, _, err := c.ResolveImageConfig(ctx, reference.TagNameOnly(ref).String(), sourceresolver.Opt{
 		LogName:  "[internal] load metadata for " + source,
 		ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p},
 	})

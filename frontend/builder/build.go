@@ -176,10 +176,11 @@ func Build(ctx context.Context, c client.Client) (_ *client.Result, err error) {
 }
 
 // loadNamedContext loads the named build context name (--build-context
-// name=...) for platform p, with its image config if it is an image; a nil
-// state when the build has none of that name.
-func loadNamedContext(ctx context.Context, bc *dockerui.Client, name string, p ocispecs.Platform) (*llb.State, *dockerspec.DockerOCIImage, error) {
-	nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: bc.ImageResolveMode.String()})
+// name=...) for platform p, an image resolved with resolveMode, with its
+// image config if it is an image; a nil state when the build has none of
+// that name.
+func loadNamedContext(ctx context.Context, bc *dockerui.Client, name string, p ocispecs.Platform, resolveMode string) (*llb.State, *dockerspec.DockerOCIImage, error) {
+	nc, err := bc.NamedContext(name, dockerui.ContextOpt{Platform: &p, ResolveMode: resolveMode})
 	if err != nil || nc == nil {
 		return nil, nil, err
 	}
@@ -192,7 +193,7 @@ func loadNamedContext(ctx context.Context, bc *dockerui.Client, name string, p o
 // repository), else the image of that name.
 func copyFromLoader(bc *dockerui.Client) func(context.Context, string, ocispecs.Platform) (llb.State, error) {
 	return func(ctx context.Context, name string, p ocispecs.Platform) (llb.State, error) {
-		st, _, err := loadNamedContext(ctx, bc, name, p)
+		st, _, err := loadNamedContext(ctx, bc, name, p, bc.ImageResolveMode.String())
 		if err != nil {
 			return llb.State{}, err
 		}
@@ -355,7 +356,7 @@ func nixImageResolver(bc *dockerui.Client, c client.Client, wb *writeback) func(
 			return nixfile2llb.ResolvedImage{}, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		for _, name := range []string{ref, reference.FamiliarName(named)} {
-			st, img, err := loadNamedContext(ctx, bc, name, p)
+			st, img, err := loadNamedContext(ctx, bc, name, p, bc.ImageResolveMode.String())
 			if err != nil {
 				return nixfile2llb.ResolvedImage{}, err
 			}
