@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nixfile/nixfile/internal/llbtest"
 )
 
 // graph builds a Closure from "name: ref ref..." lines; every name is a
@@ -546,11 +547,7 @@ func TestCopyClosure(t *testing.T) {
 			}
 			var fileOps, merges int
 			copied := map[string]int{}
-			for _, dt := range def.Def {
-				var op pb.Op
-				if err := op.UnmarshalVT(dt); err != nil {
-					t.Fatal(err)
-				}
+			for _, op := range llbtest.Ops(t, def) {
 				if f := op.GetFile(); f != nil {
 					fileOps++
 					for _, a := range f.GetActions() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/nixfile/nixfile/internal/llbtest"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -26,13 +27,9 @@ func TestBuildStepKeyedByStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, dt := range def.Def {
-			var op pb.Op
-			if err := op.UnmarshalVT(dt); err != nil {
-				t.Fatal(err)
-			}
+		for _, op := range llbtest.Ops(t, def) {
 			if e := op.GetExec(); e != nil && len(e.Meta.Args) > 1 && e.Meta.Args[1] == exprMount+"/build.sh" {
-				return digest.FromBytes(dt), e
+				return op.Digest, e
 			}
 		}
 		t.Fatal("no build step")
@@ -68,11 +65,7 @@ func TestBuildStepMountsTheArchiver(t *testing.T) {
 		}
 		var step *pb.ExecOp
 		var archiverImage string
-		for _, dt := range def.Def {
-			var op pb.Op
-			if err := op.UnmarshalVT(dt); err != nil {
-				t.Fatal(err)
-			}
+		for _, op := range llbtest.Ops(t, def) {
 			if e := op.GetExec(); e != nil {
 				step = e
 			}

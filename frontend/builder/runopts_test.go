@@ -10,7 +10,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
 	apicapspb "github.com/moby/buildkit/util/apicaps/pb"
-	"github.com/opencontainers/go-digest"
+	"github.com/nixfile/nixfile/internal/llbtest"
 )
 
 // The build's RUN settings become the nix steps' options, each only where
@@ -34,13 +34,9 @@ func TestRunOptions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, dt := range def.Def {
-			var op pb.Op
-			if err := op.UnmarshalVT(dt); err != nil {
-				t.Fatal(err)
-			}
+		for _, op := range llbtest.Ops(t, def) {
 			if e := op.GetExec(); e != nil {
-				return e, e.Mounts, def.Metadata[digest.FromBytes(dt)].LinuxResources
+				return e, e.Mounts, def.Metadata[op.Digest].LinuxResources
 			}
 		}
 		t.Fatal("no exec op")
