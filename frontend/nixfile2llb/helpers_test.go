@@ -11,6 +11,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/nixfile/nixfile/frontend/nixfile"
 	"github.com/nixfile/nixfile/frontend/nixfile2llb"
+	"github.com/nixfile/nixfile/internal/llbtest"
 	nixllb "github.com/nixfile/nixfile/llb"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -103,21 +104,16 @@ func decode(t testing.TB, def *llb.Definition) *graph {
 	if len(def.Def) == 0 {
 		t.Fatal("empty definition")
 	}
-	for i, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			t.Fatalf("op %d: %v", i, err)
-		}
-		d := digest.FromBytes(dt)
+	for i, op := range llbtest.Ops(t, def) {
 		if i == len(def.Def)-1 {
-			if len(op.Inputs) != 1 || op.Op != nil {
-				t.Fatalf("the last op is not a terminal op: %v", &op)
+			if len(op.Inputs) != 1 || op.Op.Op != nil {
+				t.Fatalf("the last op is not a terminal op: %v", op.Op)
 			}
 			g.out = op.Inputs[0]
 			continue
 		}
-		g.ops[d] = &op
-		g.order = append(g.order, d)
+		g.ops[op.Digest] = op.Op
+		g.order = append(g.order, op.Digest)
 	}
 	if _, ok := g.ops[digest.Digest(g.out.Digest)]; !ok {
 		t.Fatalf("the output %s is not in the definition", g.out.Digest)
