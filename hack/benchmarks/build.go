@@ -30,8 +30,10 @@ type build struct {
 	// rootfsDefaults keeps the Nixfile's ROOTFS defaults (ours only);
 	// otherwise ours is built with ROOTFS none.
 	rootfsDefaults bool
-	// frontend, if set, is the frontend image ours is built with instead of
-	// the nixfile one (the no-op frontend's).
+	// frontend, if set, is the frontend image the build runs through as a
+	// gateway (# syntax=) frontend: ours with the no-op frontend's instead
+	// of the nixfile one, the baseline with BuildKit's Dockerfile frontend
+	// instead of the daemon's built-in one.
 	frontend string
 	// platforms is --platform (ours only); empty is the daemon's. With
 	// several, the export is an index, which run does not read back.
@@ -120,6 +122,10 @@ func (bd *builder) run(ctx context.Context, b build) (time.Duration, imageInfo, 
 			"filename":           "Dockerfile",
 			"build-arg:PACKAGES": strings.Join(b.packages, " "),
 			"build-arg:NIXFILES": strings.Join(b.nixFiles, " "),
+		}
+		if b.frontend != "" {
+			opt.Frontend = "gateway.v0"
+			opt.FrontendAttrs["source"] = b.frontend
 		}
 	}
 	dir, err := os.MkdirTemp(bd.tmp, "export-")

@@ -15,6 +15,10 @@
 // two sides take turns at every step. Ours' daemon also times no-change
 // rebuilds through noopfrontend, a gateway frontend that does nothing (pushed
 // to the bed's registry at the start): the floor of any gateway frontend.
+// The baseline's daemon times them through BuildKit's Dockerfile frontend
+// run as a gateway image (dockerfilefrontend, pushed too): what BuildKit's
+// own frontend costs as a `# syntax=` frontend, reading the Dockerfile,
+// the .dockerignore and the context.
 // With -push, each side then pushes its image to the bed's registry and
 // times more "+1 package" rebuilds exported by a push there, as CI does.
 //
@@ -146,15 +150,16 @@ type config struct {
 	concurrent     []int         // numbers of builds started at once
 	concurrentSlow time.Duration // how long each of their packages takes
 
-	frontendImage string
-	noopImage     string // the no-op frontend's, pushed by publishNoop
-	registry      string
-	nixImage      string
-	bkConfig      string
-	fetch         fetchLog // the binary cache's request log, if the bed has one
-	dockerfileDir string
-	runID         string
-	tmp           string
+	frontendImage   string
+	noopImage       string // the no-op frontend's, pushed by publishFrontend
+	dockerfileImage string // BuildKit's Dockerfile frontend's, pushed by publishFrontend
+	registry        string
+	nixImage        string
+	bkConfig        string
+	fetch           fetchLog // the binary cache's request log, if the bed has one
+	dockerfileDir   string
+	runID           string
+	tmp             string
 }
 
 func main() {
@@ -249,8 +254,9 @@ type sideResult struct {
 	addPushBytes []int64
 	img          imageInfo
 	defaults     *imageInfo // ours with the ROOTFS defaults
-	// ours only: the no-change rebuilds through the no-op frontend
-	noopNoChange []time.Duration
+	// ours: the no-change rebuilds through the no-op frontend; the
+	// baseline: through BuildKit's Dockerfile frontend as a gateway image
+	gatewayNoChange []time.Duration
 }
 
 // dedupeResult is the first and second image of the layers comparison.
@@ -268,10 +274,14 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.noopImage, err = publishNoop(ctx, cfg); err != nil {
+	if cfg.noopImage, err = publishFrontend(ctx, cfg, "nixfile-bench-noop", "noopfrontend"); err != nil {
 		return err
 	}
 	m = append(m, [2]string{"no-op frontend image", cfg.noopImage + " (hack/benchmarks/noopfrontend, built and pushed by this run)"})
+	if cfg.dockerfileImage, err = publishFrontend(ctx, cfg, "nixfile-bench-dockerfile", "dockerfilefrontend"); err != nil {
+		return err
+	}
+	m = append(m, [2]string{"Dockerfile frontend image", cfg.dockerfileImage + " (BuildKit's Dockerfile frontend at " + buildkitVersion() + ", hack/benchmarks/dockerfilefrontend, built and pushed by this run)"})
 	res := results{work: map[string]map[side]*sideResult{}, dedupe: map[string]*dedupeResult{}}
 	for wi, w := range cfg.workloads {
 		r, err := measure(ctx, cfg, w, cfg.dedupe && wi == len(cfg.workloads)-1, res.dedupe)
@@ -355,10 +365,11 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 			if i < cfg.cold-1 {
 				return nil
 			}
-			// The no-op frontend takes its turn after ours, on ours' daemon;
-			// a first build, untimed, pulls its image there.
-			noop := base[ours]
-			noop.frontend = cfg.noopImage
+			// The no-op frontend takes its turn after ours, on ours' daemon,
+			// and BuildKit's Dockerfile frontend as a gateway image after
+			// the baseline, on the baseline's; a first build, untimed, pulls
+			// each image there.
+			gatewayImage := map[side]string{ours: cfg.noopImage, baseline: cfg.dockerfileImage}
 			for j := range cfg.rebuilds {
 				for _, s := range turns(j) {
 					off := cfg.fetch.offset()
@@ -373,19 +384,18 @@ func measure(ctx context.Context, cfg config, w workload, dedupe bool, dd map[st
 					}
 					res[s].noChange = append(res[s].noChange, t)
 					progress("%s %s: rebuild, no change %d/%d: %s", w.name, s, j+1, cfg.rebuilds, secs(t))
-					if s != ours {
-						continue
-					}
+					through := base[s]
+					through.frontend = gatewayImage[s]
 					if j == 0 {
-						if _, _, err := bds[ours].run(ctx, noop); err != nil {
+						if _, _, err := bds[s].run(ctx, through); err != nil {
 							return err
 						}
 					}
-					if t, _, err = bds[ours].run(ctx, noop); err != nil {
+					if t, _, err = bds[s].run(ctx, through); err != nil {
 						return err
 					}
-					res[ours].noopNoChange = append(res[ours].noopNoChange, t)
-					progress("%s no-op frontend: rebuild, no change %d/%d: %s", w.name, j+1, cfg.rebuilds, secs(t))
+					res[s].gatewayNoChange = append(res[s].gatewayNoChange, t)
+					progress("%s %s through %s: rebuild, no change %d/%d: %s", w.name, s, through.frontend, j+1, cfg.rebuilds, secs(t))
 				}
 			}
 			for j := range min(cfg.rebuilds, len(w.adds)) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -17,19 +18,21 @@ import (
 	"github.com/tonistiigi/fsutil"
 )
 
-// publishNoop builds noopfrontend (a gateway frontend that does nothing)
-// and pushes it as a frontend image to the bed's registry, through a fresh
-// buildkitd like the ones measured: scratch with the binary as /frontend.
-// It returns the image's name, which the measured daemons pull.
-func publishNoop(ctx context.Context, cfg config) (string, error) {
-	name := cfg.registry + "/nixfile-bench-noop:bench"
-	bin := filepath.Join(cfg.tmp, "noopfrontend")
+// publishFrontend builds the gateway frontend in hack/benchmarks/dir
+// (noopfrontend, a frontend that does nothing; dockerfilefrontend,
+// BuildKit's Dockerfile frontend) and pushes it as a frontend image, repo
+// in the bed's registry, through a fresh buildkitd like the ones measured:
+// scratch with the binary as /frontend. It returns the image's name, which
+// the measured daemons pull.
+func publishFrontend(ctx context.Context, cfg config, repo, dir string) (string, error) {
+	name := cfg.registry + "/" + repo + ":bench"
+	bin := filepath.Join(cfg.tmp, dir)
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w",
-		"-o", filepath.Join(bin, "frontend"), "./noopfrontend")
-	build.Dir = filepath.Dir(cfg.dockerfileDir) // hack/benchmarks
+		"-o", filepath.Join(bin, "frontend"), ".")
+	build.Dir = filepath.Join(filepath.Dir(cfg.dockerfileDir), dir) // hack/benchmarks/dir
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build noopfrontend: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", dir, err, out)
 	}
 	binFS, err := fsutil.NewFS(bin)
 	if err != nil {
@@ -76,7 +79,21 @@ func publishNoop(ctx context.Context, cfg config) (string, error) {
 		return res, nil
 	}, nil)
 	if err != nil {
-		return "", fmt.Errorf("publishing the no-op frontend image %s: %w", name, err)
+		return "", fmt.Errorf("publishing the frontend image %s: %w", name, err)
 	}
 	return name, nil
+}
+
+// buildkitVersion is the BuildKit version dockerfilefrontend's module
+// builds with: the main module's, which TestDockerfileFrontendVersion
+// keeps it equal to.
+func buildkitVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "github.com/moby/buildkit" {
+				return m.Version
+			}
+		}
+	}
+	return "(unknown)"
 }
