@@ -2,7 +2,8 @@
 # lib.sh: what the nix stage's scripts share, sourced by build.sh and
 # meta.sh. Its inputs are the step's environment:
 #   NIXFILE_OUT         the directory of the files the frontend reads back
-#   NIXFILE_SECRETS     where the build secrets (netrc, nix-access-tokens) are
+#   NIXFILE_SECRETS     where the build secrets (netrc, nix-access-tokens,
+#                       ssh_known_hosts) are
 #   NIXFILE_NIX_CONFIG  the user's nix settings, if any
 #   NIXFILE_FOREIGN_SYSTEM  the nix system built for, when nix runs as another
 #
@@ -45,6 +46,16 @@ fi
 NIX_CONFIG="$NIX_CONFIG
 ${NIXFILE_NIX_CONFIG:-}"
 export NIX_CONFIG
+
+# Fetches over ssh (git+ssh flake inputs, fetchGit of an ssh URL): nix runs
+# git, which runs ssh, with this environment: SSH_AUTH_SOCK, the client's
+# agent when it forwards one (--ssh default; BuildKit sets it), and the
+# host keys of the ssh_known_hosts secret as the user's known hosts (the
+# image's own still count; an unknown host fails, as ssh does without a
+# terminal).
+if [ -f "$secrets/ssh_known_hosts" ]; then
+  export GIT_SSH_COMMAND="ssh -o UserKnownHostsFile=$secrets/ssh_known_hosts"
+fi
 
 # logged runs a command with its stderr both in the build log, as it comes,
 # and in nix.log, so that when a step fails the frontend can put nix's own

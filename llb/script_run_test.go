@@ -2,6 +2,7 @@ package nixllb
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -475,6 +476,31 @@ func TestBuildScriptNixConfig(t *testing.T) {
 		"\naccess-tokens = github.com=ghp_x\nuser-setting = 2"
 	if string(got) != want {
 		t.Errorf("NIX_CONFIG =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// git's ssh takes the ssh_known_hosts secret, when it is given, as its
+// known hosts; without it, nothing is set.
+func TestBuildScriptSSHKnownHosts(t *testing.T) {
+	for _, given := range []bool{false, true} {
+		t.Run(fmt.Sprintf("given=%t", given), func(t *testing.T) {
+			e := newScriptEnv(t, nil, nil, nil)
+			envFile := filepath.Join(e.dir, "ssh-env")
+			e.write(t, "bin/nix-build", "#!/bin/sh\necho \"${GIT_SSH_COMMAND-unset}\" >"+envFile+"\n")
+			want := "unset\n"
+			if given {
+				e.write(t, filepath.Join("secrets", SecretSSHKnownHosts), "example.com ssh-ed25519 AAAA\n")
+				want = "ssh -o UserKnownHostsFile=" + e.secrets + "/" + SecretSSHKnownHosts + "\n"
+			}
+			e.mustRun(t, shells(t)[0], "build.sh", "0")
+			got, err := os.ReadFile(envFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Errorf("nix-build ran with GIT_SSH_COMMAND=%s, want %s", got, want)
+			}
+		})
 	}
 }
 

@@ -144,8 +144,9 @@ const EvaluatingSet = "set"
 
 // Secrets are the build secret ids (--secret id=...) the nix stage uses
 // when given: SecretNetrc for private substituters and fetchers,
-// SecretAccessTokens for private flake inputs.
-var Secrets = []string{SecretNetrc, SecretAccessTokens}
+// SecretAccessTokens for private flake inputs, SecretSSHKnownHosts for
+// fetches over ssh.
+var Secrets = []string{SecretNetrc, SecretAccessTokens, SecretSSHKnownHosts}
 
 const (
 	// SecretNetrc is a netrc file, nix's netrc-file.
@@ -153,8 +154,23 @@ const (
 	// SecretAccessTokens is nix's access-tokens value, e.g.
 	// "github.com=ghp_...".
 	SecretAccessTokens = "nix-access-tokens"
-	secretDir          = "/run/secrets"
+	// SecretSSHKnownHosts is an ssh known_hosts file: the host keys ssh
+	// checks when nix fetches over ssh (git+ssh flake inputs), in place of
+	// the user's (the image's /etc/ssh/ssh_known_hosts still counts). Not
+	// a secret, but a file of the client's that no layer or cache key
+	// should hold either.
+	SecretSSHKnownHosts = "ssh_known_hosts"
+	secretDir           = "/run/secrets"
 )
+
+// SSHAgentID is the SSH agent (--ssh ID=...) the nix stage uses when the
+// client forwards it: nix's fetchers over ssh (git+ssh flake inputs,
+// fetchGit of an ssh URL) authenticate through it.
+const SSHAgentID = "default"
+
+// sshAgentSocket is where the nix step finds the agent: BuildKit's own
+// place for a RUN's first one.
+const sshAgentSocket = "/run/buildkit/ssh_agent.0"
 
 const (
 	// nixCacheMount is nix's XDG_CACHE_HOME in the stage: see NixCacheID.
@@ -325,6 +341,9 @@ func (spec StageSpec) nixStepOptions() []llb.RunOption {
 	for _, id := range Secrets {
 		opts = append(opts, llb.AddSecret(secretDir+"/"+id, llb.SecretID(id), llb.SecretOptional, llb.SecretFileOpt(0, 0, 0o400)))
 	}
+	// So is the client's SSH agent, when it forwards one (--ssh default);
+	// BuildKit names it in SSH_AUTH_SOCK.
+	opts = append(opts, llb.AddSSHSocket(llb.SSHID(SSHAgentID), llb.SSHSocketTarget(sshAgentSocket), llb.SSHOptional))
 	// The store cache is seeded from the image's /nix (seedStore) and
 	// shared: concurrent builds run their nix steps at the same time on
 	// one store, which nix's own locks make safe once its database exists

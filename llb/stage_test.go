@@ -88,3 +88,55 @@ func TestBuildStepMountsTheArchiver(t *testing.T) {
 		}
 	}
 }
+
+// The nix steps get the client's credentials when it gives them, and run
+// without them when it does not: each build secret and the SSH agent are
+// optional mounts, never inputs (no layer, no cache key holds them).
+func TestNixStepsMountCredentialsOptionally(t *testing.T) {
+	def, err := NewStage(StageSpec{
+		Image:        llb.Image("docker.io/nixos/nix:2.28.3"),
+		System:       "x86_64-linux",
+		StoreCacheID: StoreCacheID("docker.io/nixos/nix:2.28.3@sha256:0", "linux/amd64"),
+		Groups:       []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
+	}).Meta.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps int
+	for _, op := range llbtest.Ops(t, def) {
+		e := op.GetExec()
+		if e == nil || len(e.Meta.Args) < 2 || !strings.HasPrefix(e.Meta.Args[1], exprMount+"/") {
+			continue // the store seed, which runs no nix
+		}
+		steps++
+		secrets := map[string]bool{}
+		var agent *pb.Mount
+		for _, m := range e.Mounts {
+			switch m.MountType {
+			case pb.MountType_SECRET:
+				if m.Input != -1 || m.SecretOpt == nil || !m.SecretOpt.Optional || m.SecretOpt.Mode != 0o400 || m.Dest != secretDir+"/"+m.SecretOpt.ID {
+					t.Errorf("%s: secret mount %+v, want an optional one, read-only for root, at %s/ID", e.Meta.Args[1], m, secretDir)
+				}
+				if m.SecretOpt != nil {
+					secrets[m.SecretOpt.ID] = true
+				}
+			case pb.MountType_SSH:
+				agent = m
+			}
+		}
+		for _, id := range []string{SecretNetrc, SecretAccessTokens, SecretSSHKnownHosts} {
+			if !secrets[id] {
+				t.Errorf("%s: no mount of the secret %s", e.Meta.Args[1], id)
+			}
+		}
+		if agent == nil || agent.Input != -1 || agent.SSHOpt == nil || agent.SSHOpt.ID != SSHAgentID || !agent.SSHOpt.Optional || agent.Dest != sshAgentSocket {
+			t.Errorf("%s: SSH agent mount %+v, want the optional agent %q at %s", e.Meta.Args[1], agent, SSHAgentID, sshAgentSocket)
+		}
+		if !slices.Contains(e.Meta.Env, "SSH_AUTH_SOCK="+sshAgentSocket) {
+			t.Errorf("%s: the environment %q does not say where the agent is", e.Meta.Args[1], e.Meta.Env)
+		}
+	}
+	if steps == 0 {
+		t.Fatal("no nix step")
+	}
+}

@@ -24,7 +24,8 @@ var requiredLLBCaps = []requiredCap{
 	{pb.CapExecMountSelector, "the nix step's mounts"},
 	{pb.CapExecMountCache, "the nix store cache"},
 	{pb.CapExecMountCacheSharing, "the nix store cache"},
-	{pb.CapExecMountSecret, "secrets (netrc, nix-access-tokens)"},
+	{pb.CapExecMountSecret, "secrets (netrc, nix-access-tokens, ssh_known_hosts)"},
+	{pb.CapExecMountSSH, "the client's SSH agent (--ssh default)"},
 	{pb.CapFileBase, "copying the closure"},
 }
 

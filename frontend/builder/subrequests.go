@@ -39,6 +39,7 @@ func subrequests(f *nixfile.File, bc *dockerui.Client, src *dockerui.Source, x *
 			for _, id := range nixllb.Secrets {
 				o.Secrets = append(o.Secrets, outline.Secret{Name: id})
 			}
+			o.SSH = []outline.SSH{{Name: nixllb.SSHAgentID}}
 			o.Args = append(o.Args, outline.Arg{
 				Name:        nixfile2llb.NixImageArg,
 				Description: "the nix image the nix stage runs on",

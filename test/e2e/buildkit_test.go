@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/nixfile/nixfile/internal/testbed"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // A secret reaches the nix stage, and never any layer or the build cache.
@@ -69,6 +73,78 @@ in derivation { inherit name system; builder = "${busybox}/bin/sh"; args = [ "-c
 	if !anyHasSuffix(img.storeEntries(), "-secrets-netrc-no-tokens-no") {
 		t.Errorf("the nix stage saw secrets that were not given: %v", img.storeEntries())
 	}
+}
+
+// The client's SSH agent (--ssh default) reaches nix as SSH_AUTH_SOCK, a
+// socket, for fetches over ssh (git+ssh flake inputs), and the
+// ssh_known_hosts secret is ssh's known hosts file there; without them,
+// nix sees neither. (The bed's nix image has no git or ssh to fetch with.)
+func TestSSHAgentReachesNix(t *testing.T) {
+	bed := testbed.Require(t)
+	seen := `{ busybox, system }:
+let
+  sock = builtins.getEnv "SSH_AUTH_SOCK";
+  agent = if sock != "" && builtins.pathExists sock && builtins.readFileType sock == "unknown" then "yes" else "no";
+  hosts = if builtins.getEnv "GIT_SSH_COMMAND" == "ssh -o UserKnownHostsFile=/run/secrets/ssh_known_hosts" then "yes" else "no";
+  name = "ssh-agent-${agent}-hosts-${hosts}";
+in derivation { inherit name system; builder = "${busybox}/bin/sh"; args = [ "-c" "echo > $out" ]; }
+`
+	// A run of its own: the agent is not part of the step's cache key.
+	dir := writeContext(t, map[string]string{"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n", "seen.nix": "# " + nonce(t) + "\n" + seen})
+	img, err := build(t, bed, dir, buildOpts{sshAgent: serveSSHAgent(t), secrets: map[string][]byte{
+		"ssh_known_hosts": []byte("git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyHasSuffix(img.storeEntries(), "-ssh-agent-yes-hosts-yes") {
+		t.Errorf("nix did not see the agent and the known hosts: %v", img.storeEntries())
+	}
+	dir = writeContext(t, map[string]string{"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n", "seen.nix": "# " + nonce(t) + "\n" + seen})
+	if img, err = build(t, bed, dir, buildOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	if !anyHasSuffix(img.storeEntries(), "-ssh-agent-no-hosts-no") {
+		t.Errorf("nix saw an agent or known hosts that were not given: %v", img.storeEntries())
+	}
+}
+
+// serveSSHAgent serves an SSH agent holding one new key on a unix socket,
+// until the test ends, and returns the socket's path.
+func serveSSHAgent(t *testing.T) string {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key, Comment: "nixfile e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "agent") // short: a socket's path has a limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				agent.ServeAgent(keyring, c) //nolint:errcheck // ends with the connection
+			}()
+		}
+	}()
+	return sock
 }
 
 // CI on fresh runners: a build that exports its cache, then the same build

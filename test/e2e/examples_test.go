@@ -458,8 +458,10 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 		call string   // the --call value
 		args []string // more buildx arguments
 		// For format=json: the outline's args, in order, or the targets.
-		wantArgs    []arg
-		wantTargets []targets.Target
+		wantArgs []arg
+		// For an outline as JSON: its secrets and SSH agents, by name.
+		wantSecrets, wantSSH []string
+		wantTargets          []targets.Target
 		// For the text form: lines the table must have.
 		wantText []*regexp.Regexp
 	}{
@@ -472,6 +474,8 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				{name: "NIX_IMAGE", value: nixImage},
 				{name: "NIX_CONFIG", value: ""},
 			},
+			wantSecrets: []string{"netrc", "nix-access-tokens", "ssh_known_hosts"},
+			wantSSH:     []string{"default"},
 		},
 		{
 			name: "outline with build args",
@@ -538,6 +542,16 @@ CMD ["sh", "-c", "echo $GREETING $WHO"]
 				}
 				if !reflect.DeepEqual(got, tc.wantArgs) {
 					t.Errorf("--call %s args\n got: %+v\nwant: %+v\n%s", tc.call, got, tc.wantArgs, r.stdout)
+				}
+				var secrets, ssh []string
+				for _, s := range o.Secrets {
+					secrets = append(secrets, s.Name)
+				}
+				for _, s := range o.SSH {
+					ssh = append(ssh, s.Name)
+				}
+				if tc.wantSecrets != nil && (!reflect.DeepEqual(secrets, tc.wantSecrets) || !reflect.DeepEqual(ssh, tc.wantSSH)) {
+					t.Errorf("--call %s secrets %v and ssh %v, want %v and %v", tc.call, secrets, ssh, tc.wantSecrets, tc.wantSSH)
 				}
 			}
 			if tc.wantTargets != nil {

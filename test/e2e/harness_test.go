@@ -29,6 +29,7 @@ import (
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
@@ -49,6 +50,8 @@ type buildOpts struct {
 	addr string
 	// secrets are --secret id=... values.
 	secrets map[string][]byte
+	// sshAgent is the socket of an SSH agent forwarded as --ssh default.
+	sshAgent string
 	// cacheTo and cacheFrom are --cache-to and --cache-from.
 	cacheTo, cacheFrom []client.CacheOptionsEntry
 	// hideCaps are capabilities the frontend is told the daemon lacks,
@@ -209,6 +212,13 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	var sessionAttachables []session.Attachable
 	if opt.secrets != nil {
 		sessionAttachables = append(sessionAttachables, secretsprovider.FromMap(opt.secrets))
+	}
+	if opt.sshAgent != "" {
+		agent, err := sshprovider.NewSSHAgentProvider([]sshprovider.AgentConfig{{ID: "default", Paths: []string{opt.sshAgent}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessionAttachables = append(sessionAttachables, agent)
 	}
 	locals := map[string]fsutil.FS{"context": fs, "dockerfile": fs}
 	if opt.noContext {
