@@ -60,6 +60,9 @@ type buildOpts struct {
 	// noContext sends no build context, only the Nixfile's directory, as
 	// `buildctl build` without `--local context` does.
 	noContext bool
+	// locals are more local directories the client sends, by name
+	// (`buildctl build --local NAME=DIR`), for named contexts.
+	locals map[string]string
 }
 
 // image is a built image, read back from its OCI export.
@@ -223,6 +226,11 @@ func build(t *testing.T, bed *testbed.Bed, dir string, opt buildOpts) (*image, e
 	locals := map[string]fsutil.FS{"context": fs, "dockerfile": fs}
 	if opt.noContext {
 		delete(locals, "context")
+	}
+	for name, d := range opt.locals {
+		if locals[name], err = fsutil.NewFS(d); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err = c.Build(ctx, client.SolveOpt{
 		LocalMounts:   locals,

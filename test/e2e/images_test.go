@@ -238,6 +238,48 @@ func TestCopyFrom(t *testing.T) {
 	}
 }
 
+// COPY --from a named context that is a local directory of the client
+// (--build-context NAME=DIR) copies from that directory, leaving out what
+// its own .dockerignore does, as a Dockerfile's COPY --from does.
+func TestCopyFromLocalNamedContext(t *testing.T) {
+	bed := testbed.Require(t)
+	dir := writeContext(t, map[string]string{
+		"Nixfile":    "ROOTFS none\nCOPY --from=assets conf/ /etc/app/\nCOPY --from=assets [\"with space.txt\", \"/srv/\"]\n",
+		"conf/wrong": "the build context's, not the named context's\n",
+	})
+	assets := writeContext(t, map[string]string{
+		".dockerignore":  "conf/*.secret\n",
+		"conf/app.conf":  "port = 8080\n",
+		"conf/db.secret": "left out\n",
+		"with space.txt": "spaced\n",
+		"conf/sub/extra": "nested\n",
+	})
+	img, err := build(t, bed, dir, buildOpts{
+		locals: map[string]string{"assets": assets},
+		attrs:  map[string]string{"context:assets": "local:assets"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"etc/app/app.conf": "port = 8080\n", "etc/app/sub/extra": "nested\n", "srv/with space.txt": "spaced\n"}
+	var got []string
+	for name, f := range img.files {
+		if f.typeflag != tar.TypeReg {
+			continue
+		}
+		if strings.HasPrefix(name, "etc/app/") || strings.HasPrefix(name, "srv/") {
+			got = append(got, name)
+			if w, ok := want[name]; ok && string(f.data) != w {
+				t.Errorf("/%s holds %q, want %q", name, f.data, w)
+			}
+		}
+	}
+	sort.Strings(got)
+	if wantNames := []string{"etc/app/app.conf", "etc/app/sub/extra", "srv/with space.txt"}; !reflect.DeepEqual(got, wantNames) {
+		t.Errorf("the image has %q, want %q", got, wantNames)
+	}
+}
+
 // COPY --exclude leaves out what its patterns match under each source, on
 // a real BuildKit, as a Dockerfile's does; --link changes nothing.
 func TestCopyExclude(t *testing.T) {
