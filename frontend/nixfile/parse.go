@@ -356,6 +356,13 @@ func parseInstruction(text string, rng Range) (Instruction, error) {
 		if len(words) < 2 {
 			return nil, errf("%s", spec.usage)
 		}
+		for _, w := range words[:len(words)-1] {
+			// A Dockerfile's heredoc: its lines would be read as
+			// instructions, and fail there with a puzzling error.
+			if strings.HasPrefix(w, "<<") {
+				return nil, errf("%s: a Nixfile has no heredocs: put the file in the build context and COPY it from there", w)
+			}
+		}
 		return &Copy{Base: base, From: flag(flags, "from"), Chmod: flag(flags, "chmod"), Chown: flag(flags, "chown"), Link: flag(flags, "link") == "true",
 			Excludes: flags["exclude"], Sources: words[:len(words)-1], Dest: words[len(words)-1]}, nil
 	case "ENV":

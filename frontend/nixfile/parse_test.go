@@ -279,6 +279,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "SHELL, a Dockerfile instruction with no use here", input: "PACKAGES a\nSHELL [\"/bin/bash\", \"-c\"]\n", wantLine: 2, wantMsg: `unknown instruction "SHELL": a Nixfile has no SHELL: nothing runs in the image while it is built`},
 		{name: "MAINTAINER", input: "maintainer me\n", wantLine: 1, wantMsg: "LABEL org.opencontainers.image.authors=NAME"},
 		{name: "ONBUILD", input: "ONBUILD COPY a b\n", wantLine: 1, wantMsg: "a Nixfile has no ONBUILD"},
+		{name: "COPY heredoc", input: "PACKAGES a\nCOPY --chmod=644 <<EOF /etc/motd\nhello\nEOF\n", wantLine: 2, wantMsg: "COPY: <<EOF: a Nixfile has no heredocs"},
+		{name: "COPY heredoc with a dash", input: "COPY <<-\"END\" /etc/motd\n\thello\nEND\n", wantLine: 1, wantMsg: "a Nixfile has no heredocs"},
 		{name: "unknown instruction without suggestion", input: "XYZZYXYZZY a\n", wantLine: 1, wantMsg: `unknown instruction "XYZZYXYZZY"`},
 		{name: "missing arguments PACKAGES", input: "PACKAGES\n", wantLine: 1, wantMsg: "PACKAGES: PACKAGES attr..."},
 		{name: "missing arguments with trailing space", input: "# c\nCOPY   \n", wantLine: 2, wantMsg: "COPY: COPY [--from=NAME] [--chmod=MODE]"},
