@@ -12,18 +12,25 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
+// helloStage is the spec of a stage that builds hello on the official
+// image, for the tests to add to.
+func helloStage() StageSpec {
+	return StageSpec{
+		Image:  llb.Image("docker.io/nixos/nix:2.28.3"),
+		System: "x86_64-linux",
+		Groups: []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
+	}
+}
+
 // The build step names its store in its environment: BuildKit does not key
 // a step by its cache mounts' ids, and a build on another store
 // (NIXFILE_STORE) must run there, not take this store's result.
 func TestBuildStepKeyedByStore(t *testing.T) {
 	buildStep := func(storeID string) (digest.Digest, *pb.ExecOp) {
 		t.Helper()
-		def, err := NewStage(StageSpec{
-			Image:        llb.Image("docker.io/nixos/nix:2.28.3"),
-			System:       "x86_64-linux",
-			StoreCacheID: storeID,
-			Groups:       []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
-		}).Meta.Marshal(context.Background())
+		spec := helloStage()
+		spec.StoreCacheID = storeID
+		def, err := NewStage(spec).Meta.Marshal(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,12 +57,9 @@ func TestBuildStepKeyedByStore(t *testing.T) {
 // archives.
 func TestBuildStepMountsTheArchiver(t *testing.T) {
 	for _, archiver := range []*Archiver{nil, {Image: llb.Image("localhost:5000/nixfile:dev"), Path: "/frontend"}} {
-		stage := NewStage(StageSpec{
-			Image:    llb.Image("docker.io/nixos/nix:2.28.3"),
-			System:   "x86_64-linux",
-			Groups:   []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
-			Archiver: archiver,
-		})
+		spec := helloStage()
+		spec.Archiver = archiver
+		stage := NewStage(spec)
 		if stage.Archives != (archiver != nil) {
 			t.Errorf("archiver %v: Archives = %t", archiver, stage.Archives)
 		}
@@ -93,12 +97,9 @@ func TestBuildStepMountsTheArchiver(t *testing.T) {
 // without them when it does not: each build secret and the SSH agent are
 // optional mounts, never inputs (no layer, no cache key holds them).
 func TestNixStepsMountCredentialsOptionally(t *testing.T) {
-	def, err := NewStage(StageSpec{
-		Image:        llb.Image("docker.io/nixos/nix:2.28.3"),
-		System:       "x86_64-linux",
-		StoreCacheID: StoreCacheID("docker.io/nixos/nix:2.28.3@sha256:0", "linux/amd64"),
-		Groups:       []StageGroup{{Group: Group{Installables: []Installable{attrHello}}}},
-	}).Meta.Marshal(context.Background())
+	spec := helloStage()
+	spec.StoreCacheID = StoreCacheID("docker.io/nixos/nix:2.28.3@sha256:0", "linux/amd64")
+	def, err := NewStage(spec).Meta.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
