@@ -89,9 +89,12 @@ let
   name = "ssh-agent-${agent}-hosts-${hosts}";
 in derivation { inherit name system; builder = "${busybox}/bin/sh"; args = [ "-c" "echo > $out" ]; }
 `
-	// A run of its own: the agent is not part of the step's cache key.
-	dir := writeContext(t, map[string]string{"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n", "seen.nix": "# " + nonce(t) + "\n" + seen})
-	img, err := build(t, bed, dir, buildOpts{sshAgent: serveSSHAgent(t), secrets: map[string][]byte{
+	// A context of its own for each build: the agent is not part of the
+	// step's cache key.
+	newContext := func() string {
+		return writeContext(t, map[string]string{"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n", "seen.nix": "# " + nonce(t) + "\n" + seen})
+	}
+	img, err := build(t, bed, newContext(), buildOpts{sshAgent: serveSSHAgent(t), secrets: map[string][]byte{
 		"ssh_known_hosts": []byte("git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"),
 	}})
 	if err != nil {
@@ -100,8 +103,7 @@ in derivation { inherit name system; builder = "${busybox}/bin/sh"; args = [ "-c
 	if !anyHasSuffix(img.storeEntries(), "-ssh-agent-yes-hosts-yes") {
 		t.Errorf("nix did not see the agent and the known hosts: %v", img.storeEntries())
 	}
-	dir = writeContext(t, map[string]string{"Nixfile": "BUILD seen.nix\nPACKAGES busybox\n", "seen.nix": "# " + nonce(t) + "\n" + seen})
-	if img, err = build(t, bed, dir, buildOpts{}); err != nil {
+	if img, err = build(t, bed, newContext(), buildOpts{}); err != nil {
 		t.Fatal(err)
 	}
 	if !anyHasSuffix(img.storeEntries(), "-ssh-agent-no-hosts-no") {

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"archive/tar"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -275,7 +277,7 @@ func TestCopyFromLocalNamedContext(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	if wantNames := []string{"etc/app/app.conf", "etc/app/sub/extra", "srv/with space.txt"}; !reflect.DeepEqual(got, wantNames) {
+	if wantNames := slices.Sorted(maps.Keys(want)); !reflect.DeepEqual(got, wantNames) {
 		t.Errorf("the image has %q, want %q", got, wantNames)
 	}
 }
